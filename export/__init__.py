@@ -1,0 +1,1 @@
+"""rainloop.export"""

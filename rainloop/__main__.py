@@ -1,0 +1,5 @@
+import sys
+
+from rainloop.cli import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""`rainloop` command line: one thin module per subcommand.
+
+Each subcommand module defines HELP, `add_arguments(parser)` and `run(args)`.
+Modules import only argparse-level things at the top so `rainloop --help`
+stays instant and works without PyTorch; heavy imports live inside `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from rainloop import __version__
+from rainloop.errors import RainloopError
+
+SUBCOMMANDS = ["synth", "train", "eval", "export", "quantize", "build", "run", "bench", "demo"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rainloop",
+        description="Real-rain deraining (JRGR): train -> export -> quantize -> build -> run.",
+    )
+    parser.add_argument("--version", action="version", version=f"rainloop {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"rainloop.cli.{name}")
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except RainloopError as exc:
+        print(f"rainloop {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rainloop {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

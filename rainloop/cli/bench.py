@@ -1,0 +1,13 @@
+"""`rainloop bench` (placeholder until its issue lands)."""
+
+HELP = "bench (not implemented yet)"
+
+
+def add_arguments(parser):
+    pass
+
+
+def run(args):
+    from rainloop.errors import RainloopError
+
+    raise RainloopError("not implemented yet")

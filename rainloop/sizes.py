@@ -1,0 +1,22 @@
+"""Frame sizes as cameras state them: width x height (`1280x720`)."""
+
+from __future__ import annotations
+
+from rainloop.errors import RainloopError
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'640x360' -> (640, 360) as (width, height)."""
+    parts = text.lower().split("x")
+    try:
+        w, h = (int(p) for p in parts)
+    except ValueError:
+        raise RainloopError(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 640x360") from None
+    if w <= 0 or h <= 0:
+        raise RainloopError(f"size {text!r}: width and height must be positive")
+    return w, h
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    """'640x360,1280x720' -> [(640, 360), (1280, 720)]."""
+    return [parse_size(s) for s in text.split(",") if s.strip()]

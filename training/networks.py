@@ -1,0 +1,224 @@
+"""Every network of JRGR, defined once; presets pick their options.
+
+Conventions (shared with export and runtime):
+- derainers (G1, G3) take RGB in [0, 1] and return the background B in [0, 1];
+- rain translators (G2, G4) take a rain layer R = O - B in [-1, 1] and return
+  one in [-1, 1];
+- discriminators take images in [0, 1] (rain-layer-free: O or B) and return a
+  PatchGAN score map.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def _norm(kind: str, ch: int) -> nn.Module:
+    if kind == "instance":
+        return nn.InstanceNorm2d(ch, affine=False, track_running_stats=False)
+    if kind == "batch":
+        return nn.BatchNorm2d(ch)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {kind!r}")
+
+
+# --------------------------------------------------------------------------
+# Derainers (G1, G3)
+# --------------------------------------------------------------------------
+
+
+class _CycleUNetBlock(nn.Module):
+    """One level of the CycleGAN U-Net: down, the inner levels, up, skip-concat."""
+
+    def __init__(self, outer: int, inner: int, in_ch: int | None, sub: nn.Module | None,
+                 outermost: bool, innermost: bool, norm: str):
+        super().__init__()
+        in_ch = outer if in_ch is None else in_ch
+        bias = norm != "batch"
+        down = nn.Conv2d(in_ch, inner, 4, 2, 1, bias=bias)
+        if outermost:
+            up = nn.ConvTranspose2d(inner * 2, outer, 4, 2, 1)
+            layers = [down, sub, nn.ReLU(True), up]
+        elif innermost:
+            up = nn.ConvTranspose2d(inner, outer, 4, 2, 1, bias=bias)
+            layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True), up, _norm(norm, outer)]
+        else:
+            up = nn.ConvTranspose2d(inner * 2, outer, 4, 2, 1, bias=bias)
+            layers = [nn.LeakyReLU(0.2, True), down, _norm(norm, inner), sub,
+                      nn.ReLU(True), up, _norm(norm, outer)]
+        self.model = nn.Sequential(*layers)
+        self.outermost = outermost
+
+    def forward(self, x):
+        y = self.model(x)
+        return y if self.outermost else torch.cat([x, y], 1)
+
+
+class CycleUNet(nn.Module):
+    """The published G1/G3: CycleGAN's `unet_128` (7 levels, 4x4 stride-2 convs).
+
+    Works in [-1, 1] internally with a tanh head, as the authors' code does;
+    the public interface is [0, 1] like every derainer here.
+    """
+
+    def __init__(self, levels: int = 7, base: int = 64, norm: str = "instance"):
+        super().__init__()
+        block = _CycleUNetBlock(base * 8, base * 8, None, None, False, True, norm)
+        for _ in range(levels - 5):
+            block = _CycleUNetBlock(base * 8, base * 8, None, block, False, False, norm)
+        for mult in (4, 2, 1):
+            block = _CycleUNetBlock(base * mult, base * mult * 2, None, block, False, False, norm)
+        self.net = _CycleUNetBlock(3, base, 3, block, True, False, norm)
+        self.multiple = 2 ** levels
+
+    def forward(self, x):
+        return (torch.tanh(self.net(x * 2 - 1)) + 1) / 2
+
+
+class EdgeUNet(nn.Module):
+    """A TensorRT- and INT8-friendly derainer for real time on Jetson.
+
+    Why this shape: 3x3 convs + ReLU only (fold and quantize cleanly), no
+    instance norm (whole-frame reductions are slow at 720p and overflow in
+    FP16), resize + conv upsampling instead of ConvTranspose (TensorRT and
+    ONNX Runtime disagree on its per-channel INT8 axis), and a residual head
+    B = O - R so a dry frame passes through when R is ~0.
+    """
+
+    def __init__(self, levels: int = 3, base: int = 16, max_mult: int = 4, blocks: int = 1):
+        super().__init__()
+        chans = [min(base * 2 ** i, base * max_mult) for i in range(levels + 1)]
+        self.head = nn.Sequential(nn.Conv2d(3, chans[0], 3, 1, 1), nn.ReLU(True))
+        self.downs = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(chans[i], chans[i + 1], 3, 2, 1), nn.ReLU(True),
+                          *[m for _ in range(blocks)
+                            for m in (nn.Conv2d(chans[i + 1], chans[i + 1], 3, 1, 1), nn.ReLU(True))])
+            for i in range(levels))
+        # Decoder: 1x1 channel squeeze at low resolution, nearest upsample, add
+        # the skip, 3x3 conv. Adding (not concatenating) keeps the full-res
+        # convs narrow, which is where the FLOPs at 720p go.
+        self.squeeze = nn.ModuleList(nn.Conv2d(chans[i + 1], chans[i], 1) for i in reversed(range(levels)))
+        self.fuse = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(chans[i], chans[i], 3, 1, 1), nn.ReLU(True))
+            for i in reversed(range(levels)))
+        self.tail = nn.Conv2d(chans[0], 3, 3, 1, 1)
+        self.multiple = 2 ** levels
+
+    def forward(self, x):
+        skips = [self.head(x)]
+        for down in self.downs:
+            skips.append(down(skips[-1]))
+        y = skips.pop()
+        for squeeze, fuse in zip(self.squeeze, self.fuse):
+            y = F.interpolate(squeeze(y), scale_factor=2.0, mode="nearest")
+            y = fuse(y + skips.pop())
+        return x - self.tail(y)
+
+
+# --------------------------------------------------------------------------
+# Rain-layer translators (G2, G4)
+# --------------------------------------------------------------------------
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, ch: int, norm: str):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReflectionPad2d(1), nn.Conv2d(ch, ch, 3), _norm(norm, ch), nn.ReLU(True),
+            nn.ReflectionPad2d(1), nn.Conv2d(ch, ch, 3), _norm(norm, ch))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class ResnetTranslator(nn.Module):
+    """CycleGAN's ResNet generator (`resnet_9blocks` in the paper), rain layer in, rain layer out."""
+
+    def __init__(self, base: int = 64, blocks: int = 9, norm: str = "instance", downs: int = 2):
+        super().__init__()
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, base, 7), _norm(norm, base), nn.ReLU(True)]
+        ch = base
+        for _ in range(downs):
+            layers += [nn.Conv2d(ch, ch * 2, 3, 2, 1), _norm(norm, ch * 2), nn.ReLU(True)]
+            ch *= 2
+        layers += [_ResBlock(ch, norm) for _ in range(blocks)]
+        for _ in range(downs):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 3, 2, 1, output_padding=1),
+                       _norm(norm, ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, 3, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+        self.multiple = 2 ** downs
+
+    def forward(self, r):
+        return self.model(r)
+
+
+# --------------------------------------------------------------------------
+# Discriminators (D_t, D_s, D_B)
+# --------------------------------------------------------------------------
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN; with 3 strided layers each output sees a 70x70 patch."""
+
+    def __init__(self, base: int = 64, layers: int = 3, norm: str = "instance"):
+        super().__init__()
+        seq = [nn.Conv2d(3, base, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        mult = 1
+        for n in range(1, layers + 1):
+            prev, mult = mult, min(2 ** n, 8)
+            stride = 2 if n < layers else 1
+            seq += [nn.Conv2d(base * prev, base * mult, 4, stride, 1),
+                    _norm(norm, base * mult), nn.LeakyReLU(0.2, True)]
+        seq += [nn.Conv2d(base * mult, 1, 4, 1, 1)]
+        self.model = nn.Sequential(*seq)
+
+    def forward(self, x):
+        return self.model(x * 2 - 1)
+
+
+# --------------------------------------------------------------------------
+# Building from a config, and the deployable wrapper
+# --------------------------------------------------------------------------
+
+DERAINERS = {"cycle_unet": CycleUNet, "edge_unet": EdgeUNet}
+
+
+def build_derainer(spec: dict) -> nn.Module:
+    """spec: {"type": "cycle_unet"|"edge_unet", **kwargs} (as stored in g3.json)."""
+    kwargs = {k: v for k, v in spec.items() if k != "type"}
+    return DERAINERS[spec["type"]](**kwargs)
+
+
+def build_translator(spec: dict) -> nn.Module:
+    return ResnetTranslator(**{k: v for k, v in spec.items() if k != "type"})
+
+
+def build_discriminator(spec: dict) -> nn.Module:
+    return PatchDiscriminator(**{k: v for k, v in spec.items() if k != "type"})
+
+
+class PaddedDerainer(nn.Module):
+    """Any-size frames in, same-size frames out: pad to the net's multiple, crop back.
+
+    Replicate padding (ONNX Pad mode "edge") works for every frame size,
+    unlike reflect, which needs the pad to be smaller than the side.
+    """
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+        self.multiple = int(net.multiple)
+
+    def forward(self, x):
+        h, w = x.shape[-2], x.shape[-1]
+        m = self.multiple
+        ph = (m - h % m) % m
+        pw = (m - w % m) % m
+        y = F.pad(x, [0, pw, 0, ph], mode="replicate")
+        y = self.net(y)
+        return y[..., :h, :w].clamp(0, 1)

@@ -1,0 +1,51 @@
+"""Named training configurations: the paper's, an edge one for Jetson, a tiny one for CPU.
+
+A preset is plain data (JSON-able) so a run folder's config.json can rebuild
+every network without this file.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from rainloop.errors import RainloopError
+
+_LOSSES = {"supervised": 50.0, "cycle": 40.0, "adversarial": 4.0, "identity": 0.0}
+
+PRESETS: dict[str, dict] = {
+    # The authors' published configuration (method.md).
+    "paper": {
+        "g1": {"type": "cycle_unet", "levels": 7, "base": 64, "norm": "instance"},
+        "g2": {"type": "resnet", "base": 64, "blocks": 9, "norm": "instance"},
+        "d": {"type": "patch", "base": 64, "layers": 3, "norm": "instance"},
+        "loss": dict(_LOSSES),
+        "lr_pretrain": 2e-4, "lr": 1e-5, "beta1": 0.5, "batch": 1,
+        "load": 286, "crop": 256, "pool": 50,
+    },
+    # Real time on Jetson: conv/ReLU derainer, lighter translators and critics.
+    "edge": {
+        "g1": {"type": "edge_unet", "levels": 4, "base": 16, "max_mult": 4, "blocks": 2},
+        "g2": {"type": "resnet", "base": 32, "blocks": 4, "norm": "instance"},
+        "d": {"type": "patch", "base": 32, "layers": 3, "norm": "instance"},
+        "loss": dict(_LOSSES),
+        "lr_pretrain": 1e-3, "lr": 1e-4, "beta1": 0.5, "batch": 4,
+        "load": 160, "crop": 128, "pool": 50,
+    },
+    # The smallest preset that still learns: CPU runs and tests.
+    "tiny": {
+        "g1": {"type": "edge_unet", "levels": 3, "base": 8, "max_mult": 4, "blocks": 1},
+        "g2": {"type": "resnet", "base": 8, "blocks": 2, "norm": "instance"},
+        "d": {"type": "patch", "base": 8, "layers": 2, "norm": "instance"},
+        "loss": dict(_LOSSES),
+        "lr_pretrain": 2e-3, "lr": 2e-4, "beta1": 0.5, "batch": 4,
+        "load": 80, "crop": 64, "pool": 50,
+    },
+}
+
+
+def get_preset(name: str) -> dict:
+    if name not in PRESETS:
+        raise RainloopError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    cfg = copy.deepcopy(PRESETS[name])
+    cfg["preset"] = name
+    return cfg
