@@ -1,13 +1,37 @@
-"""`rainloop run` (placeholder until its issue lands)."""
+"""`rainloop run`: derain a camera, stream, video or images into a window, a file or nothing."""
 
-HELP = "run (not implemented yet)"
+HELP = "derain live: camera (0, v4l2://, csi://), stream, video or images -> window, video, folder"
+
+EPILOG = """\
+sources: 0 | v4l2:///dev/video0[?width=&height=&fps=] | csi://0[?width=&height=&fps=&flip=]
+         rtsp://... | http://... | clip.mp4 | photo.jpg | folder/ | 'frames/*.png'
+sinks:   display://0 (q quits) | out.mp4 | out.avi | out.mkv | out.png | folder/ | none
+Live sources always derain the newest frame (stale ones are dropped); files keep every
+frame. Ctrl-C stops cleanly and finalises the output file."""
 
 
 def add_arguments(parser):
-    pass
+    import argparse
+
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--model", default="default", metavar="PATH|default",
+                        help=".onnx, .engine, run folder/.safetensors (needs torch) or default (bundled)")
+    parser.add_argument("--source", required=True, metavar="URI", help="where frames come from (see below)")
+    parser.add_argument("--sink", metavar="URI", help="where derained frames go (default display://0, none if --headless)")
+    parser.add_argument("--size", metavar="WxH", help="infer at this size and resize back (fixed-shape engines, speed)")
+    parser.add_argument("--side-by-side", action="store_true", help="output rainy | derained side by side")
+    parser.add_argument("--headless", action="store_true", help="never open a window")
+    parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    parser.add_argument("--fps-overlay", action="store_true", help="draw FPS and inference time on the output")
+    parser.add_argument("--providers", metavar="LIST", help="ONNX Runtime providers in order, e.g. cuda,cpu")
 
 
 def run(args):
-    from rainloop.errors import RainloopError
+    from rainloop.runtime.live import run_live
+    from rainloop.sizes import parse_size
 
-    raise RainloopError("not implemented yet")
+    run_live(args.model, args.source, args.sink, size=parse_size(args.size) if args.size else None,
+             side_by_side=args.side_by_side, headless=args.headless, max_frames=args.max_frames,
+             fps_overlay=args.fps_overlay, providers=args.providers)
+    return 0

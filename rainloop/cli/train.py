@@ -1,13 +1,127 @@
-"""`rainloop train` (placeholder until its issue lands)."""
+"""`rainloop train`: two-stage JRGR training into a run folder (resumable)."""
 
-HELP = "train (not implemented yet)"
+HELP = "train a JRGR derainer (stage 1: supervised G1; stage 2: joint loops) into a run folder"
+
+EPILOG = """\
+--syn builtin renders streak rain on built-in photos (dry frames included);
+--real builtin is only a stand-in (physics-rendered rain): for your camera,
+pass your own rainy footage (a folder of frames or a video). The run folder
+gets config.json, losses.jsonl, tb/ (TensorBoard), checkpoints/ and
+g3.safetensors + g3.json (the derainer, ready for `rainloop export`).
+Ctrl-C finishes the step, saves and stops; --resume continues, also with a
+larger --steps."""
 
 
 def add_arguments(parser):
-    pass
+    import argparse
+
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--preset", choices=["paper", "edge", "tiny"], help="network sizes and defaults (new runs: edge)")
+    parser.add_argument("--syn", help="synthetic pairs: a dataset folder or 'builtin' (default builtin)")
+    parser.add_argument("--real", help="real rainy images: folder, JRGR root (Ot/), video, or 'builtin' (default builtin)")
+    parser.add_argument("--val", help="held-out pairs for validation PSNR: folder or 'builtin' (default builtin)")
+    parser.add_argument("--every", type=int, help="with a video --real: keep every k-th frame (default 1)")
+    parser.add_argument("--rain-mix", choices=["default", "light", "heavy"],
+                        help="intensity mix of the built-in synthetic rain (default: default, 12%% dry)")
+    parser.add_argument("--out", help="run folder (must not exist unless --resume)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    parser.add_argument("--steps", type=int, help="total steps, both stages (default 2000)")
+    parser.add_argument("--pretrain-steps", type=int, help="stage-1 steps of G1 alone (default steps/2)")
+    parser.add_argument("--crop", type=int, help="training crop side (default from the preset)")
+    parser.add_argument("--batch", type=int, help="batch size (default from the preset)")
+    parser.add_argument("--lr", type=float, help="stage-2 learning rate (default from the preset)")
+    parser.add_argument("--lr-pretrain", type=float, help="stage-1 learning rate (default from the preset)")
+    parser.add_argument("--lambda-sup", type=float, help="supervised MSE weight (paper 50)")
+    parser.add_argument("--lambda-cyc", type=float, help="cycle L1 weight (paper 40)")
+    parser.add_argument("--lambda-adv", type=float, help="adversarial weight (paper 4)")
+    parser.add_argument("--lambda-idt", type=float, help="identity weight (paper 0 = off)")
+    parser.add_argument("--seed", type=int, help="seed of the networks and of every data draw (default 0)")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda if available)")
+    parser.add_argument("--amp", action="store_true", help="mixed precision (bf16, or fp16 with loss scaling)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--log-every", type=int, default=10, help="progress-bar loss refresh, in steps")
+    parser.add_argument("--ckpt-every", type=int, default=250, help="checkpoint + g3 export interval, in steps")
+    parser.add_argument("--val-every", type=int, default=250, help="validation PSNR + TensorBoard images interval")
+    parser.add_argument("--dry-run", action="store_true", help="2 steps of each stage in a temp folder, then exit")
+    parser.add_argument("--print-model", action="store_true", help="print parameters and GFLOPs of the preset's nets")
+
+
+_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt")
+_DATA = ("syn", "real", "val", "rain_mix", "every")
 
 
 def run(args):
+    import sys
+
     from rainloop.errors import RainloopError
 
-    raise RainloopError("not implemented yet")
+    for flag in ("steps", "crop", "batch", "threads", "every", "log_every", "ckpt_every", "val_every"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise RainloopError(f"--{flag.replace('_', '-')} must be at least 1")
+    if args.print_model:
+        return _print_model(args.preset or "edge")
+    import torch
+
+    from rainloop.training import loop, runs
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    opts = loop.Options(device=_device(args.device), amp=args.amp, log_every=args.log_every,
+                        ckpt_every=args.ckpt_every, val_every=args.val_every, command=" ".join(sys.argv))
+    if args.dry_run:
+        return _dry_run(runs.make_config(**_new_settings(args)), opts)
+    if not args.out:
+        raise RainloopError("--out RUN is required (the run folder to create or --resume)")
+    if args.resume:
+        requested = {k: getattr(args, k) for k in ("preset", "steps", "pretrain_steps", "seed", *_OVERRIDES, *_DATA)}
+        runs.resume_run(args.out, requested)
+    else:
+        runs.create_run(args.out, runs.make_config(**_new_settings(args)))
+    summary = loop.train(args.out, opts)
+    val = summary["val"]
+    print(f"{args.out}: step {summary['step']} (stage {summary['stage']}), "
+          f"val PSNR {val.get('psnr', float('nan')):.2f} dB (input {val.get('input_psnr', float('nan')):.2f}), "
+          f"{summary['train_seconds'] / 60:.1f} min trained; derainer: {args.out}/g3.safetensors")
+    if summary["stopped"]:
+        print("stopped early; run again with --resume to continue")
+    return 0
+
+
+def _new_settings(args) -> dict:
+    """Explicit values for a new run; unset ones fall back to the preset/defaults."""
+    given = {k: getattr(args, k) for k in ("steps", "pretrain_steps", *_OVERRIDES)}
+    data = {k: getattr(args, k) for k in _DATA if getattr(args, k) is not None}
+    return {"preset": args.preset or "edge", "seed": args.seed or 0, **given, **data}
+
+
+def _device(name):
+    import torch
+
+    from rainloop.errors import RainloopError
+
+    if name is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise RainloopError(f"--device {name!r}: use cpu or cuda")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RainloopError(f"--device {name}: this PyTorch has no CUDA device")
+    return name
+
+
+def _print_model(preset):
+    from rainloop.training.model_summary import format_table, summarize
+    from rainloop.training.presets import get_preset
+
+    print(format_table(preset, summarize(get_preset(preset))))
+    return 0
+
+
+def _dry_run(cfg, opts):
+    from rainloop.training.loop import dry_run
+
+    for line in dry_run(cfg, opts):
+        print(f"step {line['step']} stage {line['stage']}: {line['sec']:.3f} s")
+    print(f"OK: preset {cfg['preset']}, crop {cfg['crop']}, batch {cfg['batch']}, device {opts.device}")
+    return 0

@@ -1,0 +1,82 @@
+"""Calibration frames from the user's own rainy footage, fed to ONNX Runtime's calibrator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+from onnxruntime.quantization import CalibrationDataReader
+from tqdm import tqdm
+
+from rainloop.data import open_unpaired
+from rainloop.errors import RainloopError
+
+
+def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """To (w, h) the way a camera frame is brought to the processing size."""
+    w, h = size
+    if frame.shape[1] == w and frame.shape[0] == h:
+        return frame
+    shrink = w < frame.shape[1] and h < frame.shape[0]
+    return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def _video_length(path: Path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        return max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+    finally:
+        cap.release()
+
+
+def _spread(images, source: Path, n: int):
+    """Up to n samples spread evenly over a folder (indexable) or a video (every k-th frame,
+    k = length // n, so the frames span the whole clip rather than its first seconds)."""
+    if isinstance(images, Sequence):
+        picks = np.unique(np.linspace(0, len(images) - 1, min(n, len(images))).round().astype(int))
+        yield from (images[int(i)] for i in picks)
+        return
+    every = max(1, _video_length(source) // n)
+    for count, sample in enumerate(open_unpaired(source, every=every), 1):
+        yield sample
+        if count == n:
+            return
+
+
+def calibration_frames(source: str | Path, n: int, size: tuple[int, int],
+                       progress: bool = True) -> list[np.ndarray]:
+    """Up to n BGR uint8 frames of `size` (w, h), spread over a folder of images or a video."""
+    if n < 1:
+        raise RainloopError(f"--n {n}: need at least one calibration frame")
+    source = Path(source)
+    samples = _spread(open_unpaired(source), source, n)
+    return [resize_frame(s.rainy, size) for s in tqdm(samples, total=n, desc="reading calibration frames",
+                                                       unit="frame", leave=False, disable=not progress)]
+
+
+class FrameReader(CalibrationDataReader):
+    """Feeds frames one at a time; len() and set_range() let ORT calibrate in chunks
+    (CalibStridedMinMax) so histogram methods never hold every activation of every frame."""
+
+    def __init__(self, frames: list[np.ndarray], feed, progress=None):
+        self.frames = frames
+        self.feed = feed  # frames (N,H,W,3) BGR uint8 -> the graph's input dict
+        self.progress = progress
+        self.set_range(0, len(frames))
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        self._next, self._end = start_index, end_index
+
+    def get_next(self) -> dict | None:
+        if self._next >= self._end:
+            return None
+        frame = self.frames[self._next]
+        self._next += 1
+        if self.progress is not None:
+            self.progress.update(1)
+        return self.feed(frame[None])

@@ -1,0 +1,72 @@
+"""Model cards: the JSON file beside every exported ONNX saying what it is and how good it is.
+
+No torch here: the runtime and engine builder read cards too.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from pathlib import Path
+
+from rainloop import __version__
+from rainloop.atomic import write_json
+from rainloop.errors import RainloopError
+
+FORMAT = "rainloop-model-card/1"
+_STAMP_KEYS = ("format", "file", "bytes", "sha256", "rainloop_version", "created")
+
+
+def card_path(model_path: str | Path) -> Path:
+    """The card of a model file: its last suffix replaced by `.json`.
+
+    model.onnx -> model.json, model.fp16.onnx -> model.fp16.json,
+    model.int8.onnx -> model.int8.json (so precisions never share a card).
+    """
+    return Path(model_path).with_suffix(".json")
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def stamp(card: dict, model_path: str | Path) -> dict:
+    """Fill the fields that describe the written file itself (hash, size, name, date, version)."""
+    model_path = Path(model_path)
+    for key in _STAMP_KEYS:  # re-added below, so they always close the card
+        card.pop(key, None)
+    card.update({
+        "format": FORMAT,
+        "file": model_path.name,
+        "bytes": model_path.stat().st_size,
+        "sha256": sha256_file(model_path),
+        "rainloop_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    })
+    return card
+
+
+def write_card(model_path: str | Path, card: dict) -> Path:
+    """Stamp `card` for the file at `model_path` and write it atomically beside it."""
+    dest = card_path(model_path)
+    write_json(dest, stamp(card, model_path))
+    return dest
+
+
+def read_card(model_path: str | Path) -> dict:
+    """The card of `model_path` (an .onnx or its .json); RainloopError if missing or not a card."""
+    path = card_path(model_path)
+    try:
+        card = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RainloopError(f"{path}: model card not found") from None
+    except (OSError, ValueError) as exc:
+        raise RainloopError(f"{path}: unreadable model card ({exc})") from None
+    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        raise RainloopError(f"{path}: not a rainloop model card")
+    return card

@@ -1,0 +1,63 @@
+"""An exported derainer under ONNX Runtime, fed and read as BGR uint8 frames (no torch).
+
+The graph's input dtype tells its contract: float32 -> NCHW RGB [0,1];
+uint8 -> NHWC BGR frames as OpenCV gives them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from rainloop.errors import RainloopError
+
+
+def frames_to_float(frames: np.ndarray) -> np.ndarray:
+    """(N,H,W,3) BGR uint8 -> (N,3,H,W) RGB float32 in [0,1]."""
+    return np.ascontiguousarray(frames[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
+
+
+def float_to_frames(x: np.ndarray) -> np.ndarray:
+    """(N,3,H,W) RGB float in [0,1] -> (N,H,W,3) BGR float (not rounded)."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)[..., ::-1])
+
+
+class OrtDerainer:
+    """One ONNX Runtime session on the CPU; `model` is a path or serialized bytes."""
+
+    def __init__(self, model: str | Path | bytes, threads: int = 0):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        if threads:
+            opts.intra_op_num_threads = threads
+        source = model if isinstance(model, bytes) else str(model)
+        try:
+            self.session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own exception types for bad files
+            name = "the exported graph" if isinstance(model, bytes) else model
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise RainloopError(f"{name}: ONNX Runtime cannot load it ({first})") from None
+        inp = self.session.get_inputs()
+        if len(inp) != 1 or inp[0].type not in ("tensor(float)", "tensor(uint8)"):
+            raise RainloopError(f"{model if not isinstance(model, bytes) else 'graph'}: "
+                                "not a rainloop derainer (expects one float32 or uint8 input)")
+        self.input_name = inp[0].name
+        self.io = "uint8" if inp[0].type == "tensor(uint8)" else "float"
+
+    def feed(self, frames: np.ndarray) -> dict:
+        """The input dict for (N,H,W,3) BGR uint8 frames, in the graph's own format."""
+        x = frames if self.io == "uint8" else frames_to_float(frames)
+        return {self.input_name: x}
+
+    def raw(self, frames: np.ndarray) -> np.ndarray:
+        return self.session.run(None, self.feed(frames))[0]
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """(N,H,W,3) BGR uint8 -> (N,H,W,3) BGR float32 in [0,1]."""
+        y = self.raw(frames)
+        if self.io == "uint8":
+            return y.astype(np.float32) / 255.0
+        return float_to_frames(y.astype(np.float32))

@@ -1,0 +1,277 @@
+"""Deraining data sets on disk: paired (rainy + clean) and unpaired (real rain, no ground truth).
+
+Paired layouts, found by `detect_layout`:
+
+| layout     | folders                                   | pairing                              |
+|------------|-------------------------------------------|--------------------------------------|
+| `rainloop` | `rainy/` + `clean/`                       | same file stem                       |
+| `rain100`  | `rain/` + `norain/` (Rain100L/H)          | `rain-NNN.png` -> `norain-NNN.png`   |
+| `rain1400` | `rainy_image/` + `ground_truth/` (Rain1400, Rain800) | `NNN_K.jpg` -> `NNN.jpg`  |
+| `spa`      | `*rain.png` beside `*gt.png`, any depth (SPA-Data) | `X_rain.png` -> `X_gt.png`  |
+| `jrgr`     | `Os/` `Bs/` `Ot/` [`Bt/`] (the JRGR code) | pairs Os/Bs (or Ot/Bt if no Os)      |
+
+Images are read lazily, one sample at a time. A missing partner, an
+unreadable image or a pair whose sizes differ raises RainloopError naming
+the file. Training that would rather skip bad files uses `set.get(i,
+skip_bad=True)` (None plus a warning) or iterates `set.iter_valid()`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from rainloop.errors import RainloopError
+from rainloop.images import is_image_file, read_image
+
+LAYOUTS = ("rainloop", "rain100", "rain1400", "spa", "jrgr")
+
+# Folder pairs (rainy, clean) that identify a layout, in detection order.
+_FOLDERS = {
+    "jrgr": ("Os", "Bs"),
+    "rainloop": ("rainy", "clean"),
+    "rain100": ("rain", "norain"),
+    "rain1400": ("rainy_image", "ground_truth"),
+}
+_EXPECTED = "rainy/+clean/, rain/+norain/, rainy_image/+ground_truth/, *rain.png+*gt.png or Os/+Bs/"
+
+
+@dataclass
+class Sample:
+    rainy: np.ndarray
+    clean: np.ndarray | None
+    name: str
+
+
+class _LazySet(Sequence):
+    """A list of samples read from disk on access, with a skip-bad-files escape hatch."""
+
+    def _load(self, i: int) -> Sample:
+        raise NotImplementedError
+
+    def __getitem__(self, i: int) -> Sample:
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        return self._load(i % len(self))
+
+    def get(self, i: int, skip_bad: bool = False) -> Sample | None:
+        """Sample i; with skip_bad, a bad file gives None and a warning instead of an error."""
+        try:
+            return self[i]
+        except RainloopError as exc:
+            if not skip_bad:
+                raise
+            warnings.warn(f"skipping: {exc}", stacklevel=2)
+            return None
+
+    def iter_valid(self) -> Iterator[Sample]:
+        """Every readable sample, warning about (and skipping) the bad ones."""
+        for i in range(len(self)):
+            sample = self.get(i, skip_bad=True)
+            if sample is not None:
+                yield sample
+
+
+class PairedSet(_LazySet):
+    """Rainy/clean pairs: `pairs[i]` is (rainy path, clean path), `names[i]` the rainy
+    file relative to its folder (to `root` for SPA-Data); `layout` names the layout."""
+
+    def __init__(self, root: Path, layout: str, pairs: list[tuple[Path, Path]], names: list[str]):
+        self.root = root
+        self.layout = layout
+        self.pairs = pairs
+        self.names = names
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def _load(self, i: int) -> Sample:
+        rainy_path, clean_path = self.pairs[i]
+        rainy, clean = read_image(rainy_path), read_image(clean_path)
+        if rainy.shape != clean.shape:
+            raise RainloopError(f"{rainy_path}: size {_wxh(rainy)} differs from its clean image "
+                                f"{clean_path} ({_wxh(clean)})")
+        return Sample(rainy, clean, self.names[i])
+
+
+class ImageSet(_LazySet):
+    """Rainy images with no ground truth (`clean` is None)."""
+
+    def __init__(self, root: Path, files: list[Path]):
+        self.root = root
+        self.files = files
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _load(self, i: int) -> Sample:
+        path = self.files[i]
+        name = path.relative_to(self.root).as_posix() if path != self.root else path.name
+        return Sample(read_image(path), None, name)
+
+
+class VideoFrames:
+    """Every `every`-th frame of a video file as Samples (clean None), read as iterated."""
+
+    def __init__(self, path: Path, every: int = 1):
+        self.path = path
+        self.every = every
+        cap = cv2.VideoCapture(str(path))
+        try:
+            ok = cap.isOpened() and cap.read()[0]
+        finally:
+            cap.release()
+        if not ok:
+            raise RainloopError(f"{path}: unreadable video or no frames")
+
+    def __iter__(self) -> Iterator[Sample]:
+        cap = cv2.VideoCapture(str(self.path))
+        try:
+            index = 0
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    return
+                yield Sample(frame, None, f"{self.path.stem}#{index:06d}")
+                # grab() skips decoding-to-BGR of the frames we drop.
+                for _ in range(self.every - 1):
+                    if not cap.grab():
+                        return
+                index += self.every
+        finally:
+            cap.release()
+
+
+def _wxh(img: np.ndarray) -> str:
+    return f"{img.shape[1]}x{img.shape[0]}"
+
+
+def list_images(folder: Path, recursive: bool = False) -> list[Path]:
+    """Image files in `folder` (by suffix, hidden files skipped), sorted."""
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(p for p in found if p.is_file() and is_image_file(p) and not p.name.startswith("."))
+
+
+def _is_spa_rainy(path: Path) -> bool:
+    return path.stem.lower().endswith("rain") and is_image_file(path)
+
+
+def _existing_dir(root: str | os.PathLike) -> Path:
+    root = Path(root)
+    if not root.exists():
+        raise RainloopError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise RainloopError(f"{root}: not a folder")
+    return root
+
+
+def detect_layout(root: str | os.PathLike) -> str:
+    """Which of LAYOUTS `root` holds; RainloopError for a missing, empty or unknown folder."""
+    root = _existing_dir(root)
+    if (root / "Ot").is_dir() or (root / "Os").is_dir():
+        return "jrgr"
+    for layout, (rainy, clean) in _FOLDERS.items():
+        if (root / rainy).is_dir() and (root / clean).is_dir():
+            return layout
+    if any(_is_spa_rainy(p) for p in root.rglob("*")):
+        return "spa"
+    if not any(root.iterdir()):
+        raise RainloopError(f"{root}: empty folder")
+    raise RainloopError(f"{root}: no known dataset layout (expected {_EXPECTED})")
+
+
+# Each layout's rule for the key a rainy file shares with its clean partner.
+def _strip_prefix(prefix: str) -> Callable[[Path], str]:
+    return lambda p: p.stem[len(prefix):] if p.stem.startswith(prefix) else p.stem
+
+
+_KEYS: dict[str, tuple[Callable[[Path], str], Callable[[Path], str]]] = {
+    "rainloop": (lambda p: p.stem, lambda p: p.stem),
+    "jrgr": (lambda p: p.stem, lambda p: p.stem),
+    "rain100": (_strip_prefix("rain-"), _strip_prefix("norain-")),
+    "rain1400": (lambda p: p.stem.rsplit("_", 1)[0], lambda p: p.stem),
+}
+
+
+def _pair_folders(rainy_dir: Path, clean_dir: Path, layout: str) -> list[tuple[Path, Path]]:
+    rainy_key, clean_key = _KEYS[layout]
+    rainy_files = list_images(rainy_dir)
+    if not rainy_files:
+        raise RainloopError(f"{rainy_dir}: no images")
+    clean_by_key = {clean_key(p): p for p in list_images(clean_dir)}
+    pairs = []
+    for path in rainy_files:
+        partner = clean_by_key.get(rainy_key(path))
+        if partner is None:
+            raise RainloopError(f"{path}: no matching clean image in {clean_dir}")
+        pairs.append((path, partner))
+    return pairs
+
+
+def _pair_spa(root: Path) -> list[tuple[Path, Path]]:
+    pairs = []
+    for path in list_images(root, recursive=True):
+        if not _is_spa_rainy(path):
+            continue
+        stem = path.stem[:-4]
+        partners = [p for p in path.parent.glob(f"{stem}gt.*") if is_image_file(p)]
+        if not partners:
+            raise RainloopError(f"{path}: no matching {stem}gt image beside it")
+        pairs.append((path, partners[0]))
+    return pairs
+
+
+def _jrgr_folders(root: Path) -> tuple[Path, Path]:
+    for rainy, clean in (("Os", "Bs"), ("Ot", "Bt")):
+        if (root / rainy).is_dir() and (root / clean).is_dir():
+            return root / rainy, root / clean
+    raise RainloopError(f"{root}: a JRGR folder needs Os/+Bs/ (or Ot/+Bt/) for paired data")
+
+
+def open_pairs(root: str | os.PathLike) -> PairedSet:
+    """The rainy/clean pairs under `root`, in any of LAYOUTS (see the module docstring)."""
+    root = Path(root)
+    layout = detect_layout(root)
+    if layout == "spa":
+        rainy_dir, pairs = root, _pair_spa(root)
+    else:
+        rainy_dir, clean_dir = _jrgr_folders(root) if layout == "jrgr" else (root / f for f in _FOLDERS[layout])
+        pairs = _pair_folders(rainy_dir, clean_dir, layout)
+    return PairedSet(root, layout, pairs, [r.relative_to(rainy_dir).as_posix() for r, _ in pairs])
+
+
+def _rainy_folder(root: Path) -> Path:
+    """The rainy half of a known layout (a JRGR root's real rain, Ot/), else `root` itself."""
+    if (root / "Ot").is_dir():
+        return root / "Ot"
+    for rainy, clean in _FOLDERS.values():
+        if (root / rainy).is_dir() and (root / clean).is_dir():
+            return root / rainy
+    return root
+
+
+def open_unpaired(path: str | os.PathLike, every: int = 1) -> ImageSet | VideoFrames:
+    """Rainy images without ground truth: a folder (searched recursively; a JRGR root
+    gives its Ot/, another paired layout its rainy half), a single image, or a
+    video file; every `every`-th image or frame."""
+    path = Path(path)
+    if every < 1:
+        raise RainloopError(f"every={every}: must be 1 or more")
+    if not path.exists():
+        raise RainloopError(f"{path}: no such file or folder")
+    if path.is_file():
+        if is_image_file(path):
+            return ImageSet(path, [path])
+        return VideoFrames(path, every)
+    folder = _rainy_folder(path)
+    files = list_images(folder, recursive=True)[::every]
+    if not files:
+        raise RainloopError(f"{folder}: no images")
+    return ImageSet(folder, files)

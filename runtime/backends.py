@@ -1,0 +1,325 @@
+"""`Derainer`: BGR uint8 frames in, derained BGR uint8 frames out, whatever runs the model.
+
+The model file picks the backend: `.onnx` -> ONNX Runtime, `.engine` ->
+TensorRT (rainloop.engines), a run folder / `.safetensors` -> PyTorch,
+`default` -> the bundled ONNX. Each backend states the layout its model
+takes (`io`): "float" (NCHW RGB in [0, 1]) or "uint8" (NHWC BGR, OpenCV's own
+layout, so no per-pixel work happens in Python at all).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from rainloop import models
+from rainloop.errors import RainloopError
+
+PRECISIONS = ("fp32", "fp16", "int8")
+DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+_PROVIDER_ALIASES = {"tensorrt": "TensorrtExecutionProvider", "trt": "TensorrtExecutionProvider",
+                     "cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
+_PROVIDER_LABELS = {"TensorrtExecutionProvider": "TensorRT", "CUDAExecutionProvider": "CUDA",
+                    "CPUExecutionProvider": "CPU"}
+_ONNX_INPUT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
+_QUANT_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "ConvInteger", "MatMulInteger"}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------
+# ONNX Runtime
+# --------------------------------------------------------------------------
+
+
+def resolve_providers(requested: str | Sequence[str] | None) -> list[str]:
+    """Execution providers to use, best first. None: TensorRT, CUDA, CPU, those installed.
+    Names may be short (trt, cuda, cpu) or ONNX Runtime's own."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if requested is None:
+        return [p for p in DEFAULT_PROVIDERS if p in available]
+    names = requested.split(",") if isinstance(requested, str) else list(requested)
+    chosen = []
+    for name in (n.strip() for n in names if n.strip()):
+        full = _PROVIDER_ALIASES.get(name.lower(), name)
+        if full not in available:
+            raise RainloopError(f"ONNX Runtime provider {name!r} is not available here (available: {', '.join(available)})")
+        chosen.append(full)
+    if not chosen:
+        raise RainloopError(f"providers {requested!r}: name at least one, e.g. cuda,cpu")
+    return chosen
+
+
+def _provider_options(name: str):
+    if name != "TensorrtExecutionProvider":
+        return name
+    # Building TensorRT engines takes minutes on a Jetson; build once, reuse across runs.
+    cache = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "rainloop" / "ort-tensorrt"
+    cache.mkdir(parents=True, exist_ok=True)
+    return name, {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache),
+                  "trt_timing_cache_enable": True}
+
+
+def _graph_precision(path: Path) -> str:
+    """What the graph computes in: Q/DQ ops -> int8, float16 tensors -> fp16, else fp32."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    if any(node.op_type in _QUANT_OPS for node in graph.node):
+        return "int8"
+    fp16 = onnx.TensorProto.FLOAT16
+    casts = [a.i for n in graph.node if n.op_type == "Cast" for a in n.attribute if a.name == "to"]
+    consts = [a.t.data_type for n in graph.node if n.op_type == "Constant" for a in n.attribute if a.name == "value"]
+    types = [t.data_type for t in graph.initializer] + casts + consts
+    types += [vi.type.tensor_type.elem_type for vi in graph.input]
+    return "fp16" if fp16 in types else "fp32"
+
+
+class OnnxBackend:
+    def __init__(self, path: Path, providers=None):
+        import onnxruntime as ort
+
+        chosen = resolve_providers(providers)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # provider fallbacks are reported through `backend`, not log spam
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=[_provider_options(p) for p in chosen])
+        except Exception as exc:  # ORT raises several pybind types for unreadable models
+            raise RainloopError(f"{path}: not a loadable ONNX model ({_first_line(exc)})") from None
+        kind = self.session.get_modelmeta().custom_metadata_map.get("rainloop.kind", "derainer")
+        if kind != "derainer":
+            raise RainloopError(f"{path}: a rainloop {kind} model, not a derainer")
+        self._input, self.dtype, self.io = self._check_io(path)
+        self._output = self.session.get_outputs()[0].name
+        # The graph, not its tags: quantizing an fp32 export keeps the fp32 tag.
+        self.precision = _graph_precision(path)
+        used = self.session.get_providers()[0]
+        self.name = f"onnxruntime/{_PROVIDER_LABELS.get(used, used.replace('ExecutionProvider', ''))}"
+
+    def _check_io(self, path: Path):
+        inputs = self.session.get_inputs()
+        expected = "one input: float NCHW RGB or uint8 NHWC BGR"
+        if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].type not in _ONNX_INPUT_TYPES:
+            raise RainloopError(f"{path}: not a derainer ONNX (expected {expected})")
+        dtype = np.dtype(_ONNX_INPUT_TYPES[inputs[0].type])
+        io = "uint8" if dtype == np.uint8 else "float"
+        channels = inputs[0].shape[3 if io == "uint8" else 1]
+        if isinstance(channels, int) and channels != 3:
+            raise RainloopError(f"{path}: not a derainer ONNX (expected {expected}, got shape {inputs[0].shape})")
+        return inputs[0].name, dtype, io
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run([self._output], {self._input: batch})[0]
+
+    def close(self) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------
+# TensorRT and PyTorch (imported only when such a model is given)
+# --------------------------------------------------------------------------
+
+
+def _engine_precision(path: Path) -> str:
+    """From the build record rainloop writes beside an engine, else the model.<precision>.engine name."""
+    from rainloop.engines.cache import read_record
+
+    value = ((read_record(path) or {}).get("plan") or {}).get("precision")
+    if value in PRECISIONS:
+        return value
+    tokens = [t for t in path.name.split(".")[:-1] if t in PRECISIONS]
+    return tokens[-1] if tokens else "unknown"
+
+
+class TensorRTBackend:
+    name = "tensorrt"
+
+    def __init__(self, path: Path):
+        from rainloop.engines import available
+
+        ok, reason = available()
+        if not ok:
+            raise RainloopError(f"{path}: cannot run a TensorRT engine here: {reason}")
+        from rainloop.engines.build import open_engine
+
+        # open_engine checks the engine still fits this TensorRT and GPU (rebuilding it if its ONNX is there).
+        self.runner = open_engine(path)
+        self.dtype = np.dtype(self.runner.input_dtype)
+        self.io = "uint8" if self.dtype == np.uint8 else "float"
+        self.precision = _engine_precision(path)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.runner(batch)
+
+    def close(self) -> None:
+        self.runner.close()
+
+
+class TorchBackend:
+    io = "float"
+    dtype = np.dtype(np.float32)
+    precision = "fp32"
+
+    def __init__(self, path: Path):
+        if importlib.util.find_spec("torch") is None:
+            raise RainloopError(f"{path}: a PyTorch derainer needs torch (pip install 'rainloop[train]'); "
+                                "or export it to ONNX with `rainloop export`")
+        import torch
+
+        from rainloop.training.derainer_io import load_derainer
+
+        self._torch = torch
+        module, self.card = load_derainer(path)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.module = module.to(self.device)
+        self.name = f"pytorch/{self.device.upper()}"
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        with self._torch.inference_mode():
+            out = self.module(self._torch.from_numpy(batch).to(self.device))
+        return out.float().cpu().numpy()
+
+    def close(self) -> None:
+        pass
+
+
+def open_backend(path: Path, providers=None):
+    """The backend for a model file, chosen by what the file is."""
+    suffix = path.suffix.lower()
+    if providers is not None and suffix != ".onnx":
+        raise RainloopError(f"{path}: --providers applies to .onnx models only")
+    if suffix == ".onnx":
+        return OnnxBackend(path, providers)
+    if suffix == ".engine":
+        return TensorRTBackend(path)
+    if path.is_dir() or suffix in (".safetensors", ".json"):
+        return TorchBackend(path)
+    raise RainloopError(f"{path}: unknown model kind {suffix or 'file'!r} "
+                        "(expected .onnx, .engine, .safetensors or a run folder)")
+
+
+def _precision_variant(path: Path, precision: str | None) -> Path:
+    """model.onnx + fp16 -> model.fp16.onnx where that sibling exists (the export's naming)."""
+    if precision is None or path.is_dir() or path.suffix.lower() not in (".onnx", ".engine"):
+        return path
+    parts = path.name.split(".")
+    base = [p for p in parts[:-1] if p not in PRECISIONS]
+    names = [".".join(base + [precision, parts[-1]])]
+    if precision == "fp32":
+        names.append(".".join(base + [parts[-1]]))
+    for name in names:
+        if path.with_name(name).exists():
+            return path.with_name(name)
+    return path
+
+
+# --------------------------------------------------------------------------
+# Frame conversion: numpy views, one copy each way
+# --------------------------------------------------------------------------
+
+
+def to_model(batch: np.ndarray, io: str, dtype: np.dtype) -> np.ndarray:
+    """(N, H, W, 3) BGR uint8 -> the model's input layout."""
+    if io == "uint8":
+        return batch
+    # Channel flip and transpose are views; the cast makes the one contiguous copy.
+    x = np.ascontiguousarray(batch[..., ::-1].transpose(0, 3, 1, 2), dtype=dtype)
+    x *= dtype.type(1.0 / 255.0)
+    return x
+
+
+def from_model(y: np.ndarray, io: str) -> np.ndarray:
+    """The model's output layout -> (N, H, W, 3) BGR uint8 (rounded, clipped)."""
+    if io == "uint8":
+        return y
+    np.clip(y, 0.0, 1.0, out=y)
+    y *= 255.0
+    y += 0.5
+    return np.ascontiguousarray(y.transpose(0, 2, 3, 1)[..., ::-1], dtype=np.uint8)
+
+
+def resize_to(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize to (w, h): area averaging when shrinking (no aliasing), bilinear when enlarging."""
+    if (frame.shape[1], frame.shape[0]) == tuple(size):
+        return frame
+    shrink = size[0] * size[1] < frame.shape[0] * frame.shape[1]
+    return cv2.resize(frame, tuple(size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def as_bgr(frame: np.ndarray) -> np.ndarray:
+    """Accept what cameras hand out (BGR, gray, BGRA uint8); anything else is a caller bug."""
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 BGR frame, got {type(frame).__name__} {getattr(frame, 'dtype', '')}")
+    if frame.ndim == 2:
+        return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    if frame.ndim == 3 and frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"expected an HxWx3 BGR frame, got shape {frame.shape}")
+    return np.ascontiguousarray(frame)
+
+
+class Derainer:
+    """Derain BGR uint8 frames with any rainloop model.
+
+        d = Derainer("model.onnx")        # or "default", "model.fp16.engine", "runs/x/"
+        clean = d(frame)                  # same size, BGR uint8
+
+    size=(w, h): infer at that size and resize the result back (fixed-shape
+    engines, speed). precision: pick the model.<precision>.onnx/.engine
+    sibling and insist on it. providers: ONNX Runtime providers, e.g. "cuda,cpu".
+    """
+
+    def __init__(self, model: str | os.PathLike = "default", size: tuple[int, int] | None = None,
+                 precision: str | None = None, providers: str | Sequence[str] | None = None):
+        if precision is not None and precision not in PRECISIONS:
+            raise RainloopError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+        self.model_path = _precision_variant(models.resolve(model), precision)
+        self._backend = open_backend(self.model_path, providers)
+        self.backend = self._backend.name
+        self.precision = self._backend.precision
+        self.io = self._backend.io
+        self.size = tuple(size) if size else None
+        if precision is not None and self.precision != precision:
+            self.close()
+            raise RainloopError(f"{self.model_path}: is a {self.precision} model, not {precision} "
+                                f"(no {precision} variant beside it)")
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        return self.derain_batch([frame])[0]
+
+    def derain_batch(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Derain several frames; same-shaped inputs go through the model as one batch."""
+        frames = [as_bgr(f) for f in frames]
+        inputs = [resize_to(f, self.size) if self.size else f for f in frames]
+        if len({f.shape for f in inputs}) == 1:
+            outputs = list(self._infer(np.stack(inputs) if len(inputs) > 1 else inputs[0][None]))
+        else:
+            outputs = [self._infer(f[None])[0] for f in inputs]
+        return [resize_to(out, (f.shape[1], f.shape[0])) for out, f in zip(outputs, frames)]
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        y = self._backend.run(to_model(batch, self.io, self._backend.dtype))
+        return from_model(y, self.io)
+
+    def close(self) -> None:
+        self._backend.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Derainer({str(self.model_path)!r}, backend={self.backend!r}, precision={self.precision!r}, size={self.size})"

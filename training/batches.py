@@ -1,0 +1,225 @@
+"""Where training images come from: the two domains of JRGR, as random crops.
+
+- synthetic pairs (O_s, B_s): `builtin` renders streak rain on the fly over
+  built-in clean photos (a mix from dry to downpour, dry frames included so a
+  dry scene learns to pass through), or a paired dataset folder;
+- real rainy images O_t (unpaired): a folder, a JRGR root's Ot/, or a video.
+  `builtin` is only a STAND-IN: the project's physics rain renderer on other
+  crops. On a user's camera, --real is their own rainy footage.
+
+Every draw takes a numpy Generator, which the loop derives from (seed, step),
+so a run is reproducible and a resumed run sees exactly the same data.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from rainloop.errors import RainloopError
+
+# Intensity mixes for the on-the-fly synthetic rain: probability of a dry frame
+# (O_s = B_s) and the uniform intensity range of the rest.
+RAIN_MIXES = {
+    "default": {"dry": 0.12, "range": (0.05, 1.0)},
+    "light": {"dry": 0.15, "range": (0.05, 0.5)},
+    "heavy": {"dry": 0.05, "range": (0.4, 1.0)},
+}
+# The stand-in real domain: always raining, a different look (physics renderer).
+REAL_RANGE = (0.15, 1.0)
+# A long video is kept in memory at training resolution; beyond this many
+# frames it is decimated (every other frame dropped) to bound memory.
+MAX_VIDEO_FRAMES = 2000
+
+
+def draw_intensity(rng: np.random.Generator, mix: str) -> float:
+    spec = RAIN_MIXES[mix]
+    if rng.random() < spec["dry"]:
+        return 0.0
+    return float(rng.uniform(*spec["range"]))
+
+
+def resize_short(img: np.ndarray, side: int) -> np.ndarray:
+    """Scale so the shorter side is `side` (the CycleGAN "load size")."""
+    h, w = img.shape[:2]
+    s = side / min(h, w)
+    size = (max(side, round(w * s)), max(side, round(h * s)))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    return cv2.resize(img, size, interpolation=interp)
+
+
+def random_window(rng: np.random.Generator, imgs: list[np.ndarray], crop: int) -> list[np.ndarray]:
+    """The same random crop x crop window of each image, flipped together half the time."""
+    h, w = imgs[0].shape[:2]
+    y = int(rng.integers(h - crop + 1))
+    x = int(rng.integers(w - crop + 1))
+    flip = rng.random() < 0.5
+    out = [im[y:y + crop, x:x + crop] for im in imgs]
+    return [np.ascontiguousarray(im[:, ::-1] if flip else im) for im in out]
+
+
+class BuiltinPairs:
+    """Streak rain rendered on built-in train-split crops, intensities from the mix."""
+
+    def __init__(self, mix: str = "default"):
+        if mix not in RAIN_MIXES:
+            raise RainloopError(f"--rain-mix {mix!r}: choose one of {', '.join(RAIN_MIXES)}")
+        self.mix = mix
+        self.description = f"builtin: streak rain ({mix} mix) on built-in train photos"
+
+    def draw(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, np.ndarray]:
+        from rainloop import builtin, rain
+
+        clean = builtin.random_crop(rng, (crop, crop), split="train")
+        return rain.render(clean, rng, style="streak", intensity=draw_intensity(rng, self.mix)), clean
+
+
+class BuiltinReal:
+    """Stand-in real domain: physics rain on other built-in crops (never paired with B_s)."""
+
+    description = "builtin: physics rain on built-in train photos (stand-in for real footage)"
+
+    def draw(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray]:
+        from rainloop import builtin, rain
+
+        clean = builtin.random_crop(rng, (crop, crop), split="train")
+        return (rain.render(clean, rng, style="physics", intensity=float(rng.uniform(*REAL_RANGE))),)
+
+
+class _FolderSource:
+    """Random crops of a dataset's images, resized to the load size first.
+
+    Decoded, resized images are cached (they are small at training size);
+    an unreadable file is skipped with a warning and never tried again.
+    """
+
+    def __init__(self, samples, path, load: int, cache: int = 1024):
+        self.samples = samples
+        self.path = str(path)
+        self.load = load
+        self.cache: dict[int, list[np.ndarray]] = {}
+        self.cache_size = cache
+        self.bad: set[int] = set()
+        if len(samples) == 0:
+            raise RainloopError(f"{path}: no images found")
+
+    def _images(self, sample) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def _get(self, i: int) -> list[np.ndarray] | None:
+        if i in self.cache:
+            return self.cache[i]
+        try:
+            imgs = [resize_short(im, self.load) for im in self._images(self.samples[i])]
+        except RainloopError as exc:
+            warnings.warn(f"skipping unreadable training file: {exc}", stacklevel=2)
+            self.bad.add(i)
+            return None
+        if len(self.cache) < self.cache_size:
+            self.cache[i] = imgs
+        return imgs
+
+    def draw(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, ...]:
+        while len(self.bad) < len(self.samples):
+            i = int(rng.integers(len(self.samples)))
+            if i in self.bad:
+                continue
+            imgs = self._get(i)
+            if imgs is not None:
+                return tuple(random_window(rng, imgs, crop))
+        raise RainloopError(f"{self.path}: every image is unreadable")
+
+
+class FolderPairs(_FolderSource):
+    def __init__(self, root, load: int):
+        from rainloop import data
+
+        super().__init__(data.open_pairs(root), root, load)
+        self.description = f"pairs: {root} ({len(self.samples)} pairs)"
+
+    def _images(self, sample):
+        if sample.rainy.shape[:2] != sample.clean.shape[:2]:
+            raise RainloopError(f"{sample.name}: rainy and clean images differ in size")
+        return [sample.rainy, sample.clean]
+
+
+class FolderUnpaired(_FolderSource):
+    def __init__(self, path, load: int, every: int = 1):
+        from rainloop import data
+
+        samples = data.open_unpaired(path, every=every)
+        if not isinstance(samples, Sequence):
+            samples = _frames_in_memory(samples, load)
+        super().__init__(samples, path, load)
+        self.description = f"real: {path} ({len(self.samples)} images)"
+
+    def _images(self, sample):
+        return [sample.rainy]
+
+
+class _Frame:
+    """A decoded video frame, shaped like a data Sample."""
+
+    def __init__(self, rainy, name):
+        self.rainy, self.clean, self.name = rainy, None, name
+
+
+def _frames_in_memory(frames, load: int) -> list:
+    """Decode an iterator of frames (a video) once, at training resolution."""
+    kept = []
+    for n, sample in enumerate(frames):
+        kept.append(_Frame(resize_short(sample.rainy, load), getattr(sample, "name", str(n))))
+        if len(kept) >= MAX_VIDEO_FRAMES:
+            kept = kept[::2]
+    return kept
+
+
+def open_synthetic(spec: str, load: int, mix: str = "default"):
+    if spec == "builtin":
+        return BuiltinPairs(mix)
+    _need_path(spec, "--syn")
+    return FolderPairs(spec, load)
+
+
+def open_real(spec: str, load: int, every: int = 1):
+    if spec == "builtin":
+        return BuiltinReal()
+    _need_path(spec, "--real")
+    return FolderUnpaired(spec, load, every)
+
+
+def _need_path(spec: str, flag: str) -> None:
+    if not Path(spec).exists():
+        raise RainloopError(f"{flag} {spec}: no such file or folder")
+
+
+def to_tensor(imgs: list[np.ndarray], device="cpu") -> torch.Tensor:
+    """BGR uint8 HxWx3 images -> float RGB NCHW in [0, 1]."""
+    arr = np.stack(imgs)[..., ::-1]
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float().div_(255).to(device)
+
+
+def to_image(t: torch.Tensor) -> np.ndarray:
+    """One float RGB CHW tensor in [0, 1] -> BGR uint8 HxWx3."""
+    arr = t.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+    return np.ascontiguousarray(arr[..., ::-1])
+
+
+def step_rngs(seed: int, step: int) -> dict[str, np.random.Generator]:
+    """Independent generators per use, so skipping one (no real images in stage 1)
+    does not shift the others."""
+    return {k: np.random.default_rng([seed, step, i]) for i, k in enumerate(("syn", "real", "pool"))}
+
+
+def draw_batch(syn, real, rngs: dict, n: int, crop: int, device="cpu") -> dict[str, torch.Tensor]:
+    """One training batch: O_s, B_s always; O_t when a real source is given."""
+    pairs = [syn.draw(rngs["syn"], crop) for _ in range(n)]
+    batch = {"O_s": to_tensor([p[0] for p in pairs], device), "B_s": to_tensor([p[1] for p in pairs], device)}
+    if real is not None:
+        batch["O_t"] = to_tensor([real.draw(rngs["real"], crop)[0] for _ in range(n)], device)
+    return batch

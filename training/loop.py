@@ -1,0 +1,231 @@
+"""Running a training: data per step, the JRGR step, logs, validation, checkpoints, the exported G3.
+
+Outputs in the run folder:
+- config.json (runs.py), losses.jsonl (one line per step), tb/ (TensorBoard);
+- checkpoints/step-N.{safetensors,json} (checkpoint.py), resumable exactly;
+- g3.safetensors + g3.json: the deployable derainer (G1 while still in stage 1).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import signal
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from rainloop.atomic import write_text
+from rainloop.training.batches import draw_batch, open_real, open_synthetic, step_rngs
+from rainloop.training.checkpoint import load_latest, save_checkpoint
+from rainloop.training.derainer_io import save_derainer
+from rainloop.training.jrgr import JRGR, forward_loops
+from rainloop.training.runs import create_run, read_config
+from rainloop.training.validation import evaluate, open_val
+
+
+@dataclass
+class Options:
+    """How to run (never changes what is learned, except `amp`)."""
+
+    device: str = "cpu"
+    amp: bool = False
+    log_every: int = 10
+    ckpt_every: int = 250
+    val_every: int = 250
+    progress: bool = True
+    tensorboard: bool = True
+    command: str = ""
+
+
+def train(run_dir: str | Path, opts: Options = Options(), until: int | None = None) -> dict:
+    """Train the run in `run_dir` (created by runs.create_run) from its newest checkpoint
+    up to config["steps"], or only up to step `until` (the run stays resumable).
+
+    Returns {"step", "stage", "val", "stopped", "train_seconds"}.
+    """
+    run_dir = Path(run_dir)
+    cfg = read_config(run_dir)
+    data = cfg["data"]
+    syn = open_synthetic(data["syn"], cfg["load"], data["rain_mix"])
+    real = open_real(data["real"], cfg["load"], data["every"])
+    val_pairs = open_val(data["val"])
+    model = JRGR(cfg, opts.device, opts.amp)
+    val: dict = {}
+    ckpt = load_latest(run_dir / "checkpoints")
+    if ckpt is not None:
+        model.load_state(*ckpt)
+        val = ckpt[1].get("val", {})
+    end = cfg["steps"] if until is None else min(until, cfg["steps"])
+    log = LossLog(run_dir / "losses.jsonl", model.step)
+    board = _board(run_dir / "tb", model.step) if opts.tensorboard else None
+    described = {"syn": syn.description, "real": real.description, "val": data["val"]}
+    bar = _progress(model.step, end, opts.progress)
+    stopped = False
+    with StopOnSignal() as stop:
+        for step in range(model.step, end):
+            t0 = time.perf_counter()
+            rngs = step_rngs(cfg["seed"], step)
+            stage = model.stage(step)
+            batch = draw_batch(syn, real if stage == 2 else None, rngs, cfg["batch"], cfg["crop"], model.device)
+            terms = model.train_step(step, batch, rngs["pool"])
+            seconds = time.perf_counter() - t0
+            model.train_seconds += seconds
+            log.write(step, stage, terms, seconds)
+            if board is not None:
+                for k, v in terms.items():
+                    board.add_scalar(f"stage{stage}/{k}", v, step)
+            bar.update(1)
+            if (step + 1) % opts.log_every == 0:
+                bar.set_postfix_str(_short(stage, terms, seconds))
+            stopped = stop.requested
+            last = step + 1 == end or stopped
+            if (step + 1) % opts.val_every == 0 or last:
+                val = {**evaluate(model.derainer(), val_pairs, model.device), "step": step + 1}
+                if board is not None:
+                    board.add_scalar("val/psnr", val["psnr"], step)
+                    board.add_image("loops", _grid(model, batch, stage), step)
+            if (step + 1) % opts.ckpt_every == 0 or last:
+                _save(run_dir, model, val, log.flush_means(), described, opts)
+            if stopped:
+                break
+    bar.close()
+    if board is not None:
+        board.close()
+    log.close()
+    return {"step": model.step, "stage": model.stage(max(0, model.step - 1)), "val": val,
+            "stopped": stopped, "train_seconds": model.train_seconds}
+
+
+def _save(run_dir: Path, model: JRGR, val: dict, losses: dict, described: dict, opts: Options) -> None:
+    tensors, info = model.state()
+    save_checkpoint(run_dir / "checkpoints", model.step, tensors, {**info, "val": val, "losses": losses})
+    cfg = model.cfg
+    meta = {"preset": cfg["preset"], "step": model.step, "stage": info["stage"], "seed": cfg["seed"],
+            "data": described, "val_psnr": val.get("psnr"), "val_input_psnr": val.get("input_psnr"),
+            "train_seconds": round(model.train_seconds, 1), "machine": machine(model.device),
+            "command": opts.command}
+    save_derainer(model.derainer(), cfg["g1"], run_dir / "g3.safetensors", meta)
+
+
+def dry_run(cfg: dict, opts: Options = Options()) -> list[dict]:
+    """Two steps of each stage in a temporary run folder; returns the per-step log lines."""
+    with tempfile.TemporaryDirectory(prefix="rainloop-dry-") as tmp:
+        run = Path(tmp) / "run"
+        create_run(run, {**cfg, "steps": 4, "pretrain_steps": 2})
+        train(run, replace(opts, progress=False, ckpt_every=4, val_every=4))
+        return read_losses(run)
+
+
+def read_losses(run_dir: str | Path) -> list[dict]:
+    path = Path(run_dir) / "losses.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+class LossLog:
+    """losses.jsonl: one JSON line per step; reopening at `start` drops lines from a later,
+    abandoned attempt (e.g. after falling back to an older checkpoint)."""
+
+    def __init__(self, path: Path, start: int):
+        kept = []
+        if path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    if json.loads(line)["step"] < start:
+                        kept.append(line + "\n")
+                except ValueError:  # a line cut short by a kill
+                    continue
+        write_text(path, "".join(kept))
+        self.file = path.open("a")
+        self.window: dict[str, list[float]] = {}
+
+    def write(self, step: int, stage: int, terms: dict, seconds: float) -> None:
+        self.file.write(json.dumps({"step": step, "stage": stage, **terms, "sec": round(seconds, 4)}) + "\n")
+        self.file.flush()
+        for k, v in terms.items():
+            self.window.setdefault(k, []).append(v)
+
+    def flush_means(self) -> dict[str, float]:
+        """Mean of each term since the last call (stored in the checkpoint)."""
+        means = {k: sum(v) / len(v) for k, v in self.window.items()}
+        self.window = {}
+        return means
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class StopOnSignal:
+    """Ctrl-C / SIGTERM: finish the step, save a checkpoint, stop. A second Ctrl-C aborts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = {}
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after this step (Ctrl-C again to abort without saving)", file=sys.stderr)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _board(path: Path, start: int):
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(path), purge_step=start)
+
+
+def _progress(start: int, end: int, enabled: bool):
+    from tqdm import tqdm
+
+    tty = sys.stderr.isatty()
+    return tqdm(total=end, initial=start, disable=not enabled, unit="step", dynamic_ncols=True,
+                mininterval=0.5 if tty else 30.0)
+
+
+def _short(stage: int, terms: dict, seconds: float) -> str:
+    shown = {k: v for k, v in terms.items() if k != "lr"}
+    return f"stage {stage} " + " ".join(f"{k}={v:.4g}" for k, v in shown.items()) + f" {seconds:.2f}s/step"
+
+
+@torch.no_grad()
+def _grid(model: JRGR, batch: dict, stage: int) -> torch.Tensor:
+    """First image of the batch through the loops: O_s, Bs1, Ot1 over O_t, Bt1, Os1 (stage 1: O_s, Bs1, B_s)."""
+    nets = model.nets
+    one = {k: v[:1] for k, v in batch.items()}
+    if stage == 1:
+        rows = [[one["O_s"], nets.g1(one["O_s"]), one["B_s"]]]
+    else:
+        out = forward_loops(nets, one["O_s"], one["O_t"])
+        rows = [[one["O_s"], out["Bs1"], out["Ot1"]], [one["O_t"], out["Bt1"], out["Os1"]]]
+    grid = torch.cat([torch.cat(row, dim=3) for row in rows], dim=2)
+    return grid[0].float().clamp(0, 1).cpu()
+
+
+def machine(device: torch.device) -> str:
+    """Where the run trained: OS, CPU model and GPU (if any), for the model card."""
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "no GPU"
+    return f"{platform.platform()}; {cpu or 'unknown CPU'}; {gpu}"

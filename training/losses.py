@@ -1,0 +1,78 @@
+"""The JRGR loss terms (method.md), as small pure functions of the tensors they need.
+
+Each function returns an unweighted scalar; `generator_losses` applies the
+preset's weights and returns every term by name so the loop can log them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+
+def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(a, b)
+
+
+def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return F.l1_loss(a, b)
+
+
+def lsgan_real(score: torch.Tensor) -> torch.Tensor:
+    """Least-squares GAN: push a score map towards 1 ("this is real")."""
+    return ((score - 1) ** 2).mean()
+
+
+def lsgan_fake(score: torch.Tensor) -> torch.Tensor:
+    """Least-squares GAN: push a score map towards 0 ("this is generated")."""
+    return (score ** 2).mean()
+
+
+def supervised(Bs1, Bs2, B_s) -> torch.Tensor:
+    """Both synthetic-loop backgrounds must match the known clean image."""
+    return mse(Bs1, B_s) + mse(Bs2, B_s)
+
+
+def cycle(O_s, Os2, O_t, Ot2, Bs1, Bs2, Bt1, Bt2) -> torch.Tensor:
+    """Each loop returns to its input image, and keeps its background through the loop."""
+    return l1(O_s, Os2) + l1(O_t, Ot2) + l1(Bs1, Bs2) + l1(Bt1, Bt2)
+
+
+def adversarial(d_t, d_s, d_b, Ot1, Os1, backgrounds) -> torch.Tensor:
+    """Generators try to make D_t, D_s and D_B call their fakes real."""
+    loss = lsgan_real(d_t(Ot1)) + lsgan_real(d_s(Os1))
+    for b in backgrounds:
+        loss = loss + lsgan_real(d_b(b))
+    return loss
+
+
+def discriminator(d, real: torch.Tensor, fakes: list[torch.Tensor]) -> torch.Tensor:
+    """LSGAN critic loss, real and fake halves weighted equally (several fake kinds averaged)."""
+    fake = sum(lsgan_fake(d(f.detach())) for f in fakes) / len(fakes)
+    return 0.5 * (lsgan_real(d(real)) + fake)
+
+
+def identity(g3, B_s) -> torch.Tensor:
+    """Optional (weight 0 in the paper): a clean image should pass G3 unchanged."""
+    return l1(g3(B_s), B_s)
+
+
+def generator_losses(out: dict, batch: dict, nets, weights: dict) -> dict:
+    """All generator terms of stage 2, weighted, plus their sum under "total".
+
+    `out` is the dict of `forward_loops`; `batch` holds O_s, B_s, O_t.
+    """
+    terms = {
+        "sup": supervised(out["Bs1"], out["Bs2"], batch["B_s"]),
+        "cyc": cycle(batch["O_s"], out["Os2"], batch["O_t"], out["Ot2"],
+                     out["Bs1"], out["Bs2"], out["Bt1"], out["Bt2"]),
+        "adv": adversarial(nets.d_t, nets.d_s, nets.d_b, out["Ot1"], out["Os1"],
+                           [out["Bs1"], out["Bs2"], out["Bt1"], out["Bt2"]]),
+    }
+    scaled = {"sup": weights["supervised"] * terms["sup"], "cyc": weights["cycle"] * terms["cyc"],
+              "adv": weights["adversarial"] * terms["adv"]}
+    if weights.get("identity", 0.0) > 0:
+        terms["idt"] = identity(nets.g3, batch["B_s"])
+        scaled["idt"] = weights["identity"] * terms["idt"]
+    terms["total"] = sum(scaled.values())
+    return terms

@@ -1,0 +1,125 @@
+"""A run folder's config.json: the preset after overrides, the data, the seed, the step budget.
+
+Everything needed to rebuild the networks and continue the run lives there,
+so `--resume` needs only the folder. A run is never started over an existing
+one, and a resumed run refuses settings that would make it a different run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rainloop.atomic import write_json
+from rainloop.errors import RainloopError
+from rainloop.training.presets import get_preset
+
+FORMAT = "rainloop-run/1"
+CONFIG = "config.json"
+DEFAULT_STEPS = 2000
+# Overridable preset entries -> where they live in the config.
+LOSS_KEYS = {"lambda_sup": "supervised", "lambda_cyc": "cycle", "lambda_adv": "adversarial",
+             "lambda_idt": "identity"}
+PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain")
+
+
+def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
+                rain_mix: str = "default", every: int = 1, steps: int | None = None,
+                pretrain_steps: int | None = None, seed: int = 0, **overrides) -> dict:
+    """The preset dict with overrides applied, plus the data and the schedule.
+
+    overrides: crop, batch, lr, lr_pretrain, lambda_sup, lambda_cyc, lambda_adv,
+    lambda_idt (None = keep the preset's value).
+    """
+    cfg = get_preset(preset)
+    unknown = set(overrides) - set(PLAIN_KEYS) - set(LOSS_KEYS)
+    if unknown:
+        raise TypeError(f"unknown overrides {sorted(unknown)}")
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in LOSS_KEYS:
+            cfg["loss"][LOSS_KEYS[key]] = float(value)
+        elif key == "crop":
+            # Keep the preset's load/crop ratio (CycleGAN resizes a little, then crops).
+            cfg["load"] = round(value * cfg["load"] / cfg["crop"])
+            cfg["crop"] = int(value)
+        else:
+            cfg[key] = value
+    steps = DEFAULT_STEPS if steps is None else steps
+    cfg.update(format=FORMAT, steps=int(steps),
+               pretrain_steps=int(steps // 2 if pretrain_steps is None else pretrain_steps), seed=int(seed),
+               data={"syn": syn, "real": real, "val": val, "rain_mix": rain_mix, "every": int(every)})
+    check_config(cfg)
+    return cfg
+
+
+def check_config(cfg: dict) -> None:
+    m = multiple_of(cfg)
+    if cfg["crop"] < m or cfg["crop"] % m:
+        raise RainloopError(f"--crop {cfg['crop']}: the {cfg['preset']} derainer needs a multiple of {m}")
+    for key in ("batch", "steps"):
+        if cfg[key] < 1:
+            raise RainloopError(f"--{key} must be at least 1")
+    if cfg["pretrain_steps"] < 0:
+        raise RainloopError("--pretrain-steps must be 0 or more")
+
+
+def multiple_of(cfg: dict) -> int:
+    from rainloop.training.networks import build_derainer
+
+    return int(build_derainer(cfg["g1"]).multiple)
+
+
+def read_config(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / CONFIG
+    try:
+        cfg = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RainloopError(f"{run_dir}: not a training run (no {CONFIG})") from None
+    except (OSError, ValueError) as exc:
+        raise RainloopError(f"{path}: unreadable run config ({exc})") from None
+    if cfg.get("format") != FORMAT:
+        raise RainloopError(f"{path}: not a rainloop run config")
+    return cfg
+
+
+def create_run(run_dir: str | Path, cfg: dict) -> None:
+    """Start a new run folder; refuse to start over anything already there."""
+    run_dir = Path(run_dir)
+    if (run_dir / CONFIG).exists():
+        raise RainloopError(f"{run_dir}: a run already exists there; pass --resume to continue it or pick another --out")
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise RainloopError(f"{run_dir}: exists and is not an empty folder; pick another --out")
+    write_json(run_dir / CONFIG, cfg)
+
+
+def resume_run(run_dir: str | Path, requested: dict) -> dict:
+    """Reopen a run; `requested` holds the values a user set explicitly (None = not given).
+
+    Only the step budget may change; any other explicit setting must match.
+    """
+    cfg = read_config(run_dir)
+    if requested.get("preset") not in (None, cfg["preset"]):
+        raise RainloopError(f"{run_dir}: was trained with preset {cfg['preset']!r}, "
+                            f"cannot resume it as {requested['preset']!r}")
+    for key, val in requested.items():
+        if val is None or key in ("preset", "steps"):
+            continue
+        have = _current(cfg, key)
+        if have != val:
+            raise RainloopError(f"{run_dir}: --{key.replace('_', '-')} {val} differs from the run's {have}; "
+                                "a resumed run keeps its settings (only --steps may change)")
+    if requested.get("steps") is not None:
+        cfg["steps"] = int(requested["steps"])
+        check_config(cfg)
+        write_json(Path(run_dir) / CONFIG, cfg)
+    return cfg
+
+
+def _current(cfg: dict, key: str):
+    if key in LOSS_KEYS:
+        return cfg["loss"][LOSS_KEYS[key]]
+    if key in cfg["data"]:
+        return cfg["data"][key]
+    return cfg[key]
