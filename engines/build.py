@@ -61,20 +61,11 @@ def require_tensorrt() -> None:
 def build_engine(onnx_path: str | Path, options: BuildOptions = BuildOptions(), *,
                  out: str | Path | None = None, force: bool = False, log: Log = _say) -> BuildResult:
     """Build `onnx_path` into an engine, or reuse the one at `out` if it matches."""
-    info = inspect_onnx(onnx_path)
-    profile = parse_shapes(options.shapes, info.layout, info.input_dims)
-    have_trt, why_not = available()
-    if have_trt:
-        from rainloop.engines import trt
-    # Planned before the TensorRT check so a wrong model or option is reported on any machine.
-    version = trt.version() if have_trt else None
-    plan = make_plan(info, options.precision, profile, version, workspace_gb=options.workspace_gb,
-                     dla_core=options.dla_core, version_compatible=options.version_compatible,
-                     hardware_compat=options.hardware_compat)
-    if not have_trt:
-        raise RainloopError(why_not)
+    plan = _plan(onnx_path, options)
+    from rainloop.engines import trt
+
+    version, device = trt.version(), trt.device_info()
     engine_path = Path(out) if out else default_engine_path(onnx_path, plan.precision)
-    device = trt.device_info()
     key = cache_key(onnx_path, plan, version, device)
     current, reason = is_current(engine_path, key)
     if current and not force:
@@ -97,6 +88,25 @@ def build_engine(onnx_path: str | Path, options: BuildOptions = BuildOptions(), 
     _write(engine_path, lambda: store(engine_path, engine, record))
     log(f"built {engine_path} in {seconds:.1f} s ({len(engine) / 1e6:.1f} MB)")
     return BuildResult(engine_path, True, reason, seconds)
+
+
+def _plan(onnx_path: str | Path, options: BuildOptions) -> BuildPlan:
+    """Check the model and every option, then that TensorRT is here, in that order.
+
+    So a wrong model or option is reported on any machine, not hidden behind
+    "TensorRT is not installed".
+    """
+    info = inspect_onnx(onnx_path)
+    profile = parse_shapes(options.shapes, info.layout, info.input_dims)
+    have_trt, why_not = available()
+    if have_trt:
+        from rainloop.engines import trt
+    plan = make_plan(info, options.precision, profile, trt.version() if have_trt else None,
+                     workspace_gb=options.workspace_gb, dla_core=options.dla_core,
+                     version_compatible=options.version_compatible, hardware_compat=options.hardware_compat)
+    if not have_trt:
+        raise RainloopError(why_not)
+    return plan
 
 
 def refresh_engine(engine_path: str | Path, *, log: Log = _say) -> Path:

@@ -181,13 +181,13 @@ class TensorRTRunner:
         self._ctx.pop()
 
     def _load(self, engine_path: Path) -> None:
-        runtime = trt.Runtime(_LOGGER)
+        self._runtime = trt.Runtime(_LOGGER)  # kept: it must outlive its engine
         record = read_record(engine_path) or {}
         if "VERSION_COMPATIBLE" in record.get("flags", ()):
             # Version-compatible plans carry their own lean runtime (host code);
             # allowed only for engines rainloop built itself.
-            runtime.engine_host_code_allowed = True
-        self._engine = runtime.deserialize_cuda_engine(engine_path.read_bytes())
+            self._runtime.engine_host_code_allowed = True
+        self._engine = self._runtime.deserialize_cuda_engine(engine_path.read_bytes())
         if self._engine is None:
             raise RainloopError(f"{engine_path}: TensorRT {trt.__version__} cannot load this engine "
                                 "(built by another TensorRT version or GPU?); rebuild it with rainloop build")
@@ -259,7 +259,7 @@ class TensorRTRunner:
 
     def _release(self) -> None:
         # Context before engine; device and pinned memory while our context is current.
-        for name in ("_context", "_engine", "_stream", "_h_in", "_h_out"):
+        for name in ("_context", "_engine", "_runtime", "_stream", "_h_in", "_h_out"):
             setattr(self, name, None)
         for name in ("_d_in", "_d_out"):
             buf = getattr(self, name, None)

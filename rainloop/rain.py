@@ -39,7 +39,8 @@ than far ones, with a few drops respawned and fresh noise per frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
 from typing import Iterator
 
 import cv2
@@ -65,13 +66,18 @@ class _Layer:
     defocus: float = 0.0        # Gaussian sigma of lens blur, 0 = sharp
     depth: float = 0.0          # 0 at the lens .. ~1.2 far (physics)
     visible: np.ndarray | float = 1.0  # physics: HxW, 0 where the scene is nearer than the layer
-    scale: float = 1.0          # rendered at this fraction of the frame size, then upsampled
-    xy: np.ndarray = field(default=None)     # drop positions on the padded canvas
-    value: np.ndarray = field(default=None)  # per-drop brightness in (0, 1]
+    xy: np.ndarray = None       # drop positions on the padded canvas
+    value: np.ndarray = None    # per-drop brightness in (0, 1]
 
     @property
     def pad(self) -> int:
         return self.kernel.shape[0] // 2
+
+    @functools.cached_property
+    def taps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The kernel's non-zero taps: row and column offsets from its centre, weights."""
+        ys, xs = np.nonzero(self.kernel > 1e-3)
+        return ys.astype(np.int32) - self.pad, xs.astype(np.int32) - self.pad, self.kernel[ys, xs]
 
 
 @dataclass
@@ -80,8 +86,8 @@ class _Field:
     layers: list[_Layer]
     screen: bool = False        # streak style: screen blend instead of addition
     radiance: np.ndarray = None  # physics: HxWx3 streak radiance in [0, 1]
-    transmission: np.ndarray = None  # physics: HxWx3 veil transmission T
-    veil: np.ndarray = None          # physics: HxWx3 scattered light (1 - T) * A
+    transmission: np.ndarray = None  # physics: HxW veil transmission T
+    airlight: np.ndarray = None      # physics: HxWx3 atmospheric light A (constant)
     noise: tuple[float, float] = (0.0, 0.0)  # variance = a * x + b
     jpeg: int = 0
 
@@ -115,12 +121,8 @@ def _fall_step(length: float, angle_deg: float, rng: np.random.Generator) -> tup
     return float(np.sin(a) * speed), float(np.cos(a) * speed)
 
 
-def _layer_size(layer: _Layer, size: tuple[int, int]) -> tuple[int, int]:
-    return max(1, round(size[0] * layer.scale)), max(1, round(size[1] * layer.scale))
-
-
 def _seed_drops(layer: _Layer, size: tuple[int, int], rng: np.random.Generator) -> None:
-    w, h = _layer_size(layer, size)
+    w, h = size
     cw, ch = w + 2 * layer.pad, h + 2 * layer.pad
     n = rng.poisson(layer.density * cw * ch)
     layer.xy = (rng.random((n, 2)) * (cw, ch)).astype(np.float32)
@@ -128,18 +130,24 @@ def _seed_drops(layer: _Layer, size: tuple[int, int], rng: np.random.Generator) 
 
 
 def _streak_map(layer: _Layer, size: tuple[int, int], t: int) -> np.ndarray:
-    """The layer's streaks at frame t, HxW float32 with peaks near 1."""
-    w, h = _layer_size(layer, size)
+    """The layer's streaks at frame t, HxW float32 with peaks near 1.
+
+    Each drop stamps the line kernel at its position (a scatter-add), which
+    equals filtering a salt-noise image with the kernel but costs drops x
+    kernel taps instead of pixels x taps: rain is sparse.
+    """
+    w, h = size
     p = layer.pad
-    cw, ch = w + 2 * p, h + 2 * p
-    # Drops wrap around the padded canvas, so streaks enter from outside the frame.
-    xy = np.floor(layer.xy + np.float32(t) * np.asarray(layer.step, np.float32)).astype(np.intp)
-    canvas = np.zeros((ch, cw), np.float32)
-    canvas[xy[:, 1] % ch, xy[:, 0] % cw] = layer.value
-    streaks = cv2.filter2D(canvas, -1, layer.kernel)[p:p + h, p:p + w]
+    # Drops wrap around a canvas padded by the kernel radius, so streaks enter from outside the frame.
+    xy = np.floor(layer.xy + np.float32(t) * np.asarray(layer.step, np.float32)).astype(np.int32)
+    x = xy[:, :1] % (w + 2 * p) - p + layer.taps[1]
+    y = xy[:, 1:] % (h + 2 * p) - p + layer.taps[0]
+    inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    streaks = np.zeros((h, w), np.float32)
+    np.add.at(streaks.reshape(-1), (y * w + x)[inside], (layer.value[:, None] * layer.taps[2])[inside])
     if layer.defocus > 0:
         streaks = cv2.GaussianBlur(streaks, (0, 0), layer.defocus)
-    return streaks if (w, h) == size else cv2.resize(streaks, size, interpolation=cv2.INTER_LINEAR)
+    return streaks
 
 
 def _streak_field(size, rng: np.random.Generator, intensity: float) -> _Field:
@@ -196,16 +204,13 @@ def _physics_field(scene: np.ndarray, rng: np.random.Generator, intensity: float
         # Heavier rain has bigger, faster drops: longer streaks.
         length = length * rng.uniform(0.8, 1.3) * (0.8 + 0.6 * intensity)
         width = width + int(depth < 0.3 and rng.random() < intensity)
-        # A defocused layer has no fine detail: render it at half size (4x fewer pixels to filter).
-        scale = 0.5 if blur >= 1 else 1.0
         layers.append(_Layer(
-            line_kernel(length * scale, angle, max(1, round(width * scale))),
-            density=density * (0.15 + 0.85 * intensity) * rng.uniform(0.7, 1.3) / scale ** 2,
+            line_kernel(length, angle, width),
+            density=density * (0.15 + 0.85 * intensity) * rng.uniform(0.7, 1.3),
             opacity=alpha * (0.6 + 0.4 * intensity) * rng.uniform(0.8, 1.2),
-            step=_fall_step(length * scale, angle, rng),
-            defocus=blur * (1 + intensity) * scale,
+            step=_fall_step(length, angle, rng),
+            defocus=blur * (1 + intensity),
             depth=depth,
-            scale=scale,
         ))
     # Everything depth-driven is smooth: compute it coarse, then upsample.
     depth = _pseudo_depth((w, h), rng)
@@ -215,12 +220,11 @@ def _physics_field(scene: np.ndarray, rng: np.random.Generator, intensity: float
         layer.visible = 1.0 if visible.min() == 1 else _upsample(visible, (w, h))
     beta = intensity * rng.uniform(0.4, 1.4)
     airlight = 0.8 * rng.uniform(0.7, 0.95) + 0.2 * np.asarray(cv2.mean(scene)[:3])
-    transmission = np.repeat(np.exp(-beta * depth)[..., None], 3, axis=2)
     return _Field(
         (w, h), layers,
         radiance=_rain_radiance(scene, rng),
-        transmission=_upsample(transmission, (w, h)),
-        veil=_upsample((1 - transmission) * airlight, (w, h)),
+        transmission=_upsample(np.exp(-beta * depth), (w, h)),
+        airlight=np.broadcast_to(airlight.astype(np.float32), scene.shape).copy(),
         noise=(rng.uniform(1e-4, 1e-3) * (0.5 + intensity), rng.uniform(0.5, 3.0) ** 2 / 255 ** 2),
         jpeg=int(rng.integers(60, 96)),
     )
@@ -233,26 +237,29 @@ def _compose_streak(scene: np.ndarray, fld: _Field, t: int, gains) -> np.ndarray
     return _to_uint8(out)
 
 
-def _blend_layer(out: np.ndarray, fld: _Field, layer: _Layer, t: int, opacity: float) -> np.ndarray:
+def _layer_alpha(fld: _Field, layer: _Layer, t: int, opacity: float) -> np.ndarray:
     alpha = _streak_map(layer, fld.size, t)
     alpha *= layer.visible * opacity if np.isscalar(layer.visible) else cv2.multiply(layer.visible, opacity)
-    np.minimum(alpha, 1.0, out=alpha)
-    return cv2.blendLinear(fld.radiance, out, alpha, 1.0 - alpha)
+    return np.minimum(alpha, 1.0, out=alpha)
 
 
 def _compose_physics(scene: np.ndarray, fld: _Field, t: int, gains, rng: np.random.Generator) -> np.ndarray:
     # cv2 arithmetic instead of numpy: a 720p frame must render in well under 0.2 s.
     (far, far_gain), *near = zip(fld.layers, gains)
-    out = _blend_layer(scene, fld, far, t, far_gain)
-    out = cv2.add(cv2.multiply(out, fld.transmission), fld.veil)
+    alpha = _layer_alpha(fld, far, t, far_gain)
+    out = cv2.blendLinear(fld.radiance, scene, alpha, 1 - alpha)
+    out = cv2.blendLinear(out, fld.airlight, fld.transmission, 1 - fld.transmission)
+    # Layers in front of the veil share one radiance, so "over" compositing them one
+    # after the other equals one blend with alpha = 1 - prod(1 - alpha_i).
+    clear = np.ones_like(alpha)
     for layer, gain in near:
-        out = _blend_layer(out, fld, layer, t, gain)
+        clear *= 1 - _layer_alpha(fld, layer, t, gain)
+    out = cv2.blendLinear(fld.radiance, out, 1 - clear, clear)
+    # Every term above is a convex mix of values in [0, 1], so the variance needs no clipping.
     a, b = fld.noise
-    sigma = np.clip(out, 0, 1)
-    sigma *= a
-    sigma += b
-    np.sqrt(sigma, out=sigma)
-    out += sigma * _gaussian(out.shape, rng)
+    noise = _gaussian(out.shape, rng)
+    noise *= cv2.sqrt(out * a + b)
+    out += noise
     _, buf = cv2.imencode(".jpg", _to_uint8(out), [cv2.IMWRITE_JPEG_QUALITY, fld.jpeg])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)
 

@@ -46,7 +46,7 @@ class StatusPrinter:
 def run_live(model: str = "default", source: str = "0", sink: str | None = None, *,
              size: tuple[int, int] | None = None, side_by_side: bool = False, headless: bool = False,
              max_frames: int | None = None, fps_overlay: bool = False, providers: str | None = None,
-             stream: TextIO = sys.stderr) -> PipelineStats:
+             stream: TextIO | None = None) -> PipelineStats:
     """Derain `source` into `sink` (default: a window, or nothing when headless) until the
     source ends, the window's `q`, `max_frames`, or Ctrl-C; prints status and a summary."""
     if max_frames is not None and max_frames < 1:
@@ -54,7 +54,7 @@ def run_live(model: str = "default", source: str = "0", sink: str | None = None,
     sink_spec = parse_sink(sink if sink is not None else ("none" if headless else "display://0"))
     if headless and sink_spec.kind == "display":
         raise RainloopError(f"--headless: sink {sink_spec.uri} would open a window")
-    printer = StatusPrinter(stream)
+    printer = StatusPrinter(stream or sys.stderr)
     with contextlib.ExitStack() as cleanup:
         src = cleanup.enter_context(open_source(source))
         derainer = cleanup.enter_context(Derainer(model, size=size, providers=providers))

@@ -67,6 +67,7 @@ class PipelineStats:
     written: int = 0
     dropped: int = 0
     reconnects: int = 0
+    queue_peak: int = 0  # most frames ever waiting for the derainer
     interrupted: bool = False
     started: float = 0.0
     ended: float = 0.0
@@ -104,12 +105,6 @@ class PipelineStats:
                 f"encode {s['encode'].mean_ms:.1f} ms, end-to-end {s['latency'].mean_ms:.1f} ms; "
                 f"dropped {self.dropped} stale, reconnects {self.reconnects}")
         return text + ("; stopped by Ctrl-C" if self.interrupted else "")
-
-    def as_dict(self) -> dict:
-        return {"frames_read": self.read, "frames_written": self.written, "dropped": self.dropped,
-                "reconnects": self.reconnects, "seconds": round(self.elapsed_s, 3), "fps": round(self.fps, 2),
-                "interrupted": self.interrupted,
-                **{f"{k}_ms": round(v.mean_ms, 3) for k, v in self.stages.items()}}
 
 
 class Channel:
@@ -159,10 +154,12 @@ class Channel:
 
 
 def draw_overlay(frame: np.ndarray, text: str) -> np.ndarray:
+    """White text on a dark outline, readable on any footage, scaled to the frame."""
     scale = max(0.4, frame.shape[0] / 720)
+    thick = max(1, round(2 * scale))
     org = (int(10 * scale), int(30 * scale))
-    cv2.putText(frame, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), max(1, int(4 * scale)), cv2.LINE_AA)
-    cv2.putText(frame, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)
+    for color, width in (((0, 0, 0), thick + 2), ((255, 255, 255), thick)):
+        cv2.putText(frame, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, width, cv2.LINE_AA)
     return frame
 
 
@@ -305,6 +302,7 @@ class Pipeline:
         threads["decode"].join(_DECODE_JOIN_S)
         self.stats.ended = time.perf_counter()
         self.stats.dropped = self._to_infer.dropped
+        self.stats.queue_peak = self._to_infer.peak
         if self._error is not None:
             raise self._error
         return self.stats

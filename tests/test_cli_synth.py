@@ -91,3 +91,10 @@ def test_broken_user_photo_is_named(tmp_path, capsys):
     (tmp_path / "bad.png").write_bytes(b"\x89PNG broken")
     assert _synth(tmp_path / "o", "--clean", str(tmp_path)) == 2
     assert "bad.png: unreadable or empty image" in capsys.readouterr().err
+
+
+def test_cli_style_choices_mirror_the_renderer():
+    from rainloop import rain
+    from rainloop.cli import synth as cli_synth
+
+    assert cli_synth.STYLES == rain.STYLES

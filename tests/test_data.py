@@ -141,3 +141,11 @@ def test_read_image_converts_gray_and_alpha(tmp_path):
     (tmp_path / "empty.png").write_bytes(b"")
     with pytest.raises(RainloopError, match="empty.png: unreadable or empty image"):
         read_image(tmp_path / "empty.png")
+
+
+def test_write_image_errors(tmp_path):
+    with pytest.raises(RainloopError, match="cannot encode an image with suffix '.xyz'"):
+        write_image(tmp_path / "a.xyz", _img(0))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(RainloopError, match="cannot write"):
+        write_image(tmp_path / "file" / "a.png", _img(0))

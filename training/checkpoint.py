@@ -105,4 +105,7 @@ def optimizer_from_files(opt: torch.optim.Optimizer, prefix: str, tensors: dict,
     for name, val in info["scalars"].items():
         idx, key = name.split(".", 1)
         state.setdefault(int(idx), {})[key] = val
-    opt.load_state_dict({"state": state, "param_groups": info["param_groups"]})
+    # JSON turned tuples (Adam's betas) into lists; give them back their type.
+    groups = [{k: tuple(v) if isinstance(v, list) and k != "params" else v for k, v in g.items()}
+              for g in info["param_groups"]]
+    opt.load_state_dict({"state": state, "param_groups": groups})

@@ -88,7 +88,8 @@ def train(run_dir: str | Path, opts: Options = Options(), until: int | None = No
             if (step + 1) % opts.val_every == 0 or last:
                 val = {**evaluate(model.derainer(), val_pairs, model.device), "step": step + 1}
                 if board is not None:
-                    board.add_scalar("val/psnr", val["psnr"], step)
+                    if "psnr" in val:
+                        board.add_scalar("val/psnr", val["psnr"], step)
                     board.add_image("loops", _grid(model, batch, stage), step)
             if (step + 1) % opts.ckpt_every == 0 or last:
                 _save(run_dir, model, val, log.flush_means(), described, opts)

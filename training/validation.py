@@ -1,10 +1,12 @@
 """A fixed held-out rainy/clean set, and the derainer's PSNR on it during training.
 
 `builtin`: crops of the test-split photos (never trained on) under physics
-rain at a fixed seed, light to heavy; or the first pairs of a user's folder.
+rain at a fixed seed, light to heavy; or evenly spaced pairs of a user's folder.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import torch
@@ -16,7 +18,9 @@ VAL_SEED = 20210325
 VAL_SIZE = 256
 
 
-def builtin_set(n: int = 8, size: int = VAL_SIZE) -> list[tuple[np.ndarray, np.ndarray]]:
+@functools.cache
+def builtin_set(n: int = 8, size: int = VAL_SIZE) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Fixed by VAL_SEED; rendered once per process (physics rain is not cheap)."""
     from rainloop import builtin, rain
 
     rng = np.random.default_rng(VAL_SEED)
@@ -25,7 +29,7 @@ def builtin_set(n: int = 8, size: int = VAL_SIZE) -> list[tuple[np.ndarray, np.n
         clean = builtin.random_crop(rng, (size, size), split="test")
         intensity = 0.2 + 0.8 * i / max(1, n - 1)
         pairs.append((rain.render(clean, rng, style="physics", intensity=intensity), clean))
-    return pairs
+    return tuple(pairs)
 
 
 def folder_set(root, n: int = 16, size: int = VAL_SIZE) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -48,6 +52,9 @@ def _centre_square(img: np.ndarray, size: int) -> np.ndarray:
 
 
 def open_val(spec: str):
+    """'builtin', a pairs folder, or 'none' (no validation)."""
+    if spec == "none":
+        return ()
     return builtin_set() if spec == "builtin" else folder_set(spec)
 
 
@@ -59,7 +66,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 @torch.no_grad()
 def evaluate(net: torch.nn.Module, pairs, device="cpu") -> dict[str, float]:
-    """Mean PSNR (dB) of the derained output and of the rainy input, on uint8 images."""
+    """Mean PSNR (dB) of the derained output and of the rainy input, on uint8 images ({} without pairs)."""
+    if not pairs:
+        return {}
     was_training = net.training
     padded = PaddedDerainer(net).eval()
     out_psnr, in_psnr = [], []

@@ -16,7 +16,8 @@ def add_arguments(parser):
                              "(NCHW float models) or NxHxWx3 (uint8 models)")
     parser.add_argument("--workspace", type=float, metavar="GB", help="builder workspace limit in GB")
     parser.add_argument("--timing-cache", metavar="PATH",
-                        help="timing cache to load and update (default ~/.cache/rainloop/timing-trt<version>-sm<cc>.cache)")
+                        help="timing cache to load and update "
+                             "(default ~/.cache/rainloop/timing-trt<version>-sm<cc>.cache)")
     parser.add_argument("--dla", type=int, metavar="N",
                         help="run on Jetson DLA core N with GPU fallback (FP16 or INT8 models only)")
     parser.add_argument("--version-compatible", action="store_true",

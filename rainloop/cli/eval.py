@@ -47,7 +47,8 @@ def _print(report: dict) -> None:
         width = max(len(r["name"]) for r in rows)
         print(f"{'image':<{width}}  in PSNR  out PSNR  in SSIM  out SSIM")
         for r in rows:
-            print(f"{r['name']:<{width}}  {r['input_psnr']:7.2f}  {r['psnr']:8.2f}  {r['input_ssim']:7.4f}  {r['ssim']:8.4f}")
+            print(f"{r['name']:<{width}}  {r['input_psnr']:7.2f}  {r['psnr']:8.2f}  "
+                  f"{r['input_ssim']:7.4f}  {r['ssim']:8.4f}")
     space = "Y" if report["y"] else "RGB"
     print(f"{report['n']} pairs ({report['layout']}), {space}, model {report['model']}: "
           f"PSNR {report['input_psnr']:.2f} -> {report['psnr']:.2f} dB (gain {report['gain_db']:+.2f}), "

@@ -20,7 +20,7 @@ def add_arguments(parser):
     parser.add_argument("--preset", choices=["paper", "edge", "tiny"], help="network sizes and defaults (new runs: edge)")
     parser.add_argument("--syn", help="synthetic pairs: a dataset folder or 'builtin' (default builtin)")
     parser.add_argument("--real", help="real rainy images: folder, JRGR root (Ot/), video, or 'builtin' (default builtin)")
-    parser.add_argument("--val", help="held-out pairs for validation PSNR: folder or 'builtin' (default builtin)")
+    parser.add_argument("--val", help="held-out pairs for validation PSNR: folder, 'builtin' or 'none' (default builtin)")
     parser.add_argument("--every", type=int, help="with a video --real: keep every k-th frame (default 1)")
     parser.add_argument("--rain-mix", choices=["default", "light", "heavy"],
                         help="intensity mix of the built-in synthetic rain (default: default, 12%% dry)")
