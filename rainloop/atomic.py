@@ -9,6 +9,18 @@ from pathlib import Path
 from typing import Iterator
 
 
+def _read_umask() -> int:
+    # Read once at import: os.umask can only be read by setting it, which is
+    # racy once the runtime's threads are writing files.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files 0600; artefacts should get the usual umask-derived mode.
+_UMASK = _read_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `dest`; on success it is renamed onto `dest`.
@@ -20,10 +32,7 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
-    # mkstemp creates 0600; artefacts should get the usual umask-derived mode.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    os.chmod(tmp, 0o666 & ~_UMASK)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
