@@ -156,6 +156,10 @@ def _quantize_static(model: onnx.ModelProto, dest: Path, reader: FrameReader, me
                         nodes_to_exclude=kept, calibrate_method=calibrate,
                         extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
                                        "QuantizeBias": False,  # TensorRT has no int32 DequantizeLinear
+                                       # Inputs only, as TensorRT's Q/DQ placement advice says: it fuses a
+                                       # Conv with the next layer's Q itself, and a norm after a Conv
+                                       # should see the float result.
+                                       "OpTypesToExcludeOutputQuantization": ["Conv"],
                                        "CalibStridedMinMax": chunk})
 
 

@@ -179,7 +179,7 @@ class TorchBackend:
         from rainloop.training.derainer_io import load_derainer
 
         self._torch = torch
-        module, self.card = load_derainer(path)
+        module, _card = load_derainer(path)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.module = module.to(self.device)
         self.name = f"pytorch/{self.device.upper()}"

@@ -23,14 +23,13 @@ from rainloop.runtime.sinks import Sink
 from rainloop.runtime.sources import Source
 
 # The decode thread may sit in a driver call (a dead RTSP stream blocks for
-# seconds); shutdown does not wait longer than this for it.
+# seconds); shutdown does not wait longer than this for it (threads are daemons).
 _DECODE_JOIN_S = 2.0
 _POLL_S = 0.1
 
 
 @dataclass
 class Packet:
-    index: int
     rainy: np.ndarray
     t_read: float
     name: str | None = None
@@ -183,7 +182,8 @@ class Pipeline:
         self.stats = PipelineStats()
         self._stop = threading.Event()
         self._to_infer = Channel(self._stop, queue_size, drop_stale=source.live)
-        self._to_encode = Channel(self._stop, queue_size)
+        # Live: one derained frame in waiting at most, so a slow sink adds no backlog latency.
+        self._to_encode = Channel(self._stop, 1 if source.live else queue_size)
         self._error: BaseException | None = None
 
     def stop(self) -> None:
@@ -204,7 +204,7 @@ class Pipeline:
                     break
                 now = time.perf_counter()
                 self.stats.stages["decode"].add(now - t0)
-                if not self._to_infer.put(Packet(index, image, now, self.source.frame_name(index))):
+                if not self._to_infer.put(Packet(image, now, self.source.frame_name(index))):
                     break
                 index += 1
                 self.stats.read = index
@@ -224,7 +224,7 @@ class Pipeline:
             if self.source.reopen():
                 self._event(f"source back after {attempt} attempt(s)")
                 return True
-            self._event(f"reconnect attempt {attempt} failed; next in {delay:.1f} s")
+            self._event(f"reconnect attempt {attempt} failed; next in {delay:.3g} s")
             if self._stop.wait(delay):
                 break
             delay = min(delay * 2, longest)
@@ -269,37 +269,38 @@ class Pipeline:
         if self.on_event is not None:
             self.on_event(message)
 
-    def _guard(self, stage: Callable[[], None]) -> None:
+    def _guard(self, stage: Callable[[], None], done: threading.Event) -> None:
         try:
             stage()
         except BaseException as exc:  # re-raised by run() in the caller's thread
             if self._error is None:
                 self._error = exc
             self._stop.set()
+        finally:
+            done.set()
 
     def run(self, on_status: Callable[[PipelineStats], None] | None = None, status_every: float = 0.5) -> PipelineStats:
         """Run to the end of the source, `stop()`, the sink's own stop, or Ctrl-C.
         Returns the stats; an exception in any stage is re-raised here."""
         stages = {"decode": self._decode, "infer": self._infer, "encode": self._encode}
-        threads = {name: threading.Thread(target=self._guard, args=(fn,), name=f"rainloop-{name}", daemon=True)
-                   for name, fn in stages.items()}
+        # Events, not join(): a join that Ctrl-C interrupts can mark a running thread as finished.
+        done = {name: threading.Event() for name in stages}
         self.stats.started = time.perf_counter()
-        for thread in threads.values():
-            thread.start()
+        for name, stage in stages.items():
+            threading.Thread(target=self._guard, args=(stage, done[name]), name=f"rainloop-{name}", daemon=True).start()
         next_status = self.stats.started + status_every
         try:
             # Encode finishes last in every ending (end of stream, stop, error upstream).
-            while threads["encode"].is_alive():
-                threads["encode"].join(_POLL_S)
+            while not done["encode"].wait(_POLL_S):
                 if on_status is not None and time.perf_counter() >= next_status:
                     on_status(self.stats)
                     next_status += status_every
         except KeyboardInterrupt:
             self.stats.interrupted = True
             self._stop.set()
-        threads["encode"].join()
-        threads["infer"].join()
-        threads["decode"].join(_DECODE_JOIN_S)
+        done["encode"].wait()
+        done["infer"].wait()
+        done["decode"].wait(_DECODE_JOIN_S)
         self.stats.ended = time.perf_counter()
         self.stats.dropped = self._to_infer.dropped
         self.stats.queue_peak = self._to_infer.peak

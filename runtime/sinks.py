@@ -54,7 +54,8 @@ class DisplaySink(Sink):
     def __init__(self, title: str = "rainloop"):
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise RainloopError("display://: no display (DISPLAY is unset); use --headless or a file sink")
-        if not cv2.currentUIFramework():
+        # currentUIFramework() is "" in headless builds (older OpenCV lacks it: assume a GUI).
+        if not getattr(cv2, "currentUIFramework", lambda: "unknown")():
             raise RainloopError("display://: this OpenCV has no GUI (opencv-python-headless?); use --headless or a file sink")
         self.title = title
         self._shown = False
@@ -83,7 +84,6 @@ class VideoSink(Sink):
         self.path = Path(path)
         self.codec = codec
         self.fps = fps or DEFAULT_FPS
-        self.frames = 0
         self._writer = None
         self._size = None
 
@@ -102,7 +102,6 @@ class VideoSink(Sink):
             # OpenCV silently drops frames of another size; a folder of mixed images must not lose any.
             image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
         self._writer.write(image)
-        self.frames += 1
 
     def close(self):
         if self._writer is not None:

@@ -158,9 +158,6 @@ class ImageSource(Source):
     def frame_name(self, index: int) -> str | None:
         return self._paths[index].name if index < len(self._paths) else None
 
-    def __len__(self) -> int:
-        return len(self._paths)
-
 
 def open_source(uri: str | int | SourceSpec) -> Source:
     """Open a source by URI (see rainloop.runtime.uri); RainloopError if it cannot be read."""

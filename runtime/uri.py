@@ -26,7 +26,7 @@ VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", 
 # CSI needs explicit caps; a webcam keeps its driver's mode unless the URI asks.
 _CSI_DEFAULTS = {"width": 1280, "height": 720, "fps": 30, "flip": 0}
 _WEBCAM_OPTIONS = ("width", "height", "fps")
-_SOURCE_SCHEMES = "v4l2://, csi://, rtsp://, rtsp(s)://, http(s)://, file:// or a path"
+_SOURCE_SCHEMES = "v4l2://, csi://, rtsp(s)://, http(s)://, file:// or a path"
 
 
 @dataclass(frozen=True)

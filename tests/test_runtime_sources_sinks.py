@@ -7,6 +7,7 @@ import pytest
 from rainloop.errors import RainloopError
 from rainloop.runtime import open_sink, open_source
 from rainloop.runtime.sinks import DisplaySink
+from rainloop.runtime.uri import SourceSpec
 
 
 def _drain(source):
@@ -60,6 +61,17 @@ def test_missing_cameras_are_one_line_errors():
             open_source("csi://0")
 
 
+def test_live_capture_reopens_after_losing_its_stream(indexed_video, kit):
+    # A stream spec over a file: it "drops" at the file's end, like a camera unplugged.
+    source = open_source(SourceSpec("stream", "rtsp://cam/front", str(indexed_video(n=4)), live=True))
+    assert source.live
+    assert [kit.frame_index(source.read()) for _ in range(4)] == [0, 1, 2, 3]
+    assert source.read() is None
+    assert source.reopen()
+    assert kit.frame_index(source.read()) == 0
+    source.close()
+
+
 @pytest.mark.parametrize("suffix", [".avi", ".mp4", ".mkv"])
 def test_video_sink_round_trip(tmp_path, kit, suffix):
     path = tmp_path / f"out{suffix}"
@@ -95,3 +107,11 @@ def test_display_without_a_display_is_a_one_line_error(monkeypatch):
     with pytest.raises(RainloopError) as err:
         DisplaySink()
     assert "display" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_display_with_headless_opencv_is_a_one_line_error(monkeypatch):
+    if cv2.currentUIFramework():
+        pytest.skip("this OpenCV has a GUI")
+    monkeypatch.setenv("DISPLAY", ":0")
+    with pytest.raises(RainloopError, match="no GUI"):
+        DisplaySink()

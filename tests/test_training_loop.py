@@ -5,7 +5,9 @@ import json
 import pytest
 import torch
 
+from rainloop.errors import RainloopError
 from rainloop.training import loop, runs
+from rainloop.training.checkpoint import load_latest
 from rainloop.training.derainer_io import load_derainer
 
 OPTS = loop.Options(progress=False, tensorboard=False, ckpt_every=100, val_every=100)
@@ -51,7 +53,7 @@ def test_stage1_export_is_g1_marked_stage1(tmp_path):
     loop.train(run, OPTS, until=2)
     net, card = load_derainer(run)
     assert card["stage"] == 1 and card["step"] == 2
-    tensors, _ = __import__("rainloop.training.checkpoint", fromlist=["x"]).load_latest(run / "checkpoints")
+    tensors, _ = load_latest(run / "checkpoints")
     for k, v in net.net.state_dict().items():
         assert torch.equal(v, tensors[f"net.g1.{k}"])
 
@@ -86,9 +88,9 @@ def test_resume_may_extend_steps_but_not_change_the_run(tmp_path):
     cfg = runs.resume_run(run, {"preset": "tiny", "steps": 3, "crop": 32, "seed": None})
     assert cfg["steps"] == 3
     assert loop.train(run, OPTS)["step"] == 3
-    with pytest.raises(runs.RainloopError, match="preset 'tiny'"):
+    with pytest.raises(RainloopError, match="preset 'tiny'"):
         runs.resume_run(run, {"preset": "edge"})
-    with pytest.raises(runs.RainloopError, match="--crop 64 differs"):
+    with pytest.raises(RainloopError, match="--crop 64 differs"):
         runs.resume_run(run, {"crop": 64})
-    with pytest.raises(runs.RainloopError, match="already exists"):
+    with pytest.raises(RainloopError, match="already exists"):
         runs.create_run(run, config())

@@ -25,7 +25,7 @@ from rainloop.training.batches import draw_batch, open_real, open_synthetic, ste
 from rainloop.training.checkpoint import load_latest, save_checkpoint
 from rainloop.training.derainer_io import save_derainer
 from rainloop.training.jrgr import JRGR, forward_loops
-from rainloop.training.runs import create_run, read_config
+from rainloop.training.runs import check_free, create_run, read_config
 from rainloop.training.validation import evaluate, open_val
 
 
@@ -43,18 +43,23 @@ class Options:
     command: str = ""
 
 
-def train(run_dir: str | Path, opts: Options = Options(), until: int | None = None) -> dict:
-    """Train the run in `run_dir` (created by runs.create_run) from its newest checkpoint
-    up to config["steps"], or only up to step `until` (the run stays resumable).
+def train(run_dir: str | Path, opts: Options = Options(), until: int | None = None, new: dict | None = None) -> dict:
+    """Train the run in `run_dir` from its newest checkpoint up to config["steps"], or
+    only up to step `until` (the run stays resumable). With `new` (a runs.make_config
+    dict) the run folder is created first, once the data has opened without error.
 
     Returns {"step", "stage", "val", "stopped", "train_seconds"}.
     """
     run_dir = Path(run_dir)
-    cfg = read_config(run_dir)
+    if new is not None:
+        check_free(run_dir)
+    cfg = read_config(run_dir) if new is None else new
     data = cfg["data"]
     syn = open_synthetic(data["syn"], cfg["load"], data["rain_mix"])
     real = open_real(data["real"], cfg["load"], data["every"])
     val_pairs = open_val(data["val"])
+    if new is not None:
+        create_run(run_dir, cfg)
     model = JRGR(cfg, opts.device, opts.amp)
     val: dict = {}
     ckpt = load_latest(run_dir / "checkpoints")
@@ -88,8 +93,9 @@ def train(run_dir: str | Path, opts: Options = Options(), until: int | None = No
             if (step + 1) % opts.val_every == 0 or last:
                 val = {**evaluate(model.derainer(), val_pairs, model.device), "step": step + 1}
                 if board is not None:
-                    if "psnr" in val:
-                        board.add_scalar("val/psnr", val["psnr"], step)
+                    for k in ("psnr", "ssim"):
+                        if k in val:
+                            board.add_scalar(f"val/{k}", val[k], step)
                     board.add_image("loops", _grid(model, batch, stage), step)
             if (step + 1) % opts.ckpt_every == 0 or last:
                 _save(run_dir, model, val, log.flush_means(), described, opts)
@@ -108,7 +114,8 @@ def _save(run_dir: Path, model: JRGR, val: dict, losses: dict, described: dict, 
     save_checkpoint(run_dir / "checkpoints", model.step, tensors, {**info, "val": val, "losses": losses})
     cfg = model.cfg
     meta = {"preset": cfg["preset"], "step": model.step, "stage": info["stage"], "seed": cfg["seed"],
-            "data": described, "val_psnr": val.get("psnr"), "val_input_psnr": val.get("input_psnr"),
+            "data": described, "val_psnr": val.get("psnr"), "val_ssim": val.get("ssim"),
+            "val_input_psnr": val.get("input_psnr"), "val_input_ssim": val.get("input_ssim"),
             "train_seconds": round(model.train_seconds, 1), "machine": machine(model.device),
             "command": opts.command}
     save_derainer(model.derainer(), cfg["g1"], run_dir / "g3.safetensors", meta)
@@ -118,8 +125,7 @@ def dry_run(cfg: dict, opts: Options = Options()) -> list[dict]:
     """Two steps of each stage in a temporary run folder; returns the per-step log lines."""
     with tempfile.TemporaryDirectory(prefix="rainloop-dry-") as tmp:
         run = Path(tmp) / "run"
-        create_run(run, {**cfg, "steps": 4, "pretrain_steps": 2})
-        train(run, replace(opts, progress=False, ckpt_every=4, val_every=4))
+        train(run, replace(opts, progress=False, ckpt_every=4, val_every=4), new={**cfg, "steps": 4, "pretrain_steps": 2})
         return read_losses(run)
 
 

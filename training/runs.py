@@ -86,12 +86,16 @@ def read_config(run_dir: str | Path) -> dict:
 
 def create_run(run_dir: str | Path, cfg: dict) -> None:
     """Start a new run folder; refuse to start over anything already there."""
+    check_free(run_dir)
+    write_json(Path(run_dir) / CONFIG, cfg)
+
+
+def check_free(run_dir: str | Path) -> None:
     run_dir = Path(run_dir)
     if (run_dir / CONFIG).exists():
         raise RainloopError(f"{run_dir}: a run already exists there; pass --resume to continue it or pick another --out")
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise RainloopError(f"{run_dir}: exists and is not an empty folder; pick another --out")
-    write_json(run_dir / CONFIG, cfg)
 
 
 def resume_run(run_dir: str | Path, requested: dict) -> dict:

@@ -58,23 +58,25 @@ def open_val(spec: str):
     return builtin_set() if spec == "builtin" else folder_set(spec)
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    from skimage.metrics import peak_signal_noise_ratio
+def derain_fn(net: torch.nn.Module, device="cpu"):
+    """A BGR uint8 -> BGR uint8 function around a derainer (any frame size), for rainloop.evaluate."""
+    padded = PaddedDerainer(net).eval()
 
-    return float(peak_signal_noise_ratio(b, a, data_range=255))
+    @torch.no_grad()
+    def derain(rainy: np.ndarray) -> np.ndarray:
+        return to_image(padded(to_tensor([rainy], device))[0])
+
+    return derain
 
 
-@torch.no_grad()
 def evaluate(net: torch.nn.Module, pairs, device="cpu") -> dict[str, float]:
-    """Mean PSNR (dB) of the derained output and of the rainy input, on uint8 images ({} without pairs)."""
+    """Mean PSNR/SSIM of the derained output and of the rainy input ({} without pairs)."""
+    from rainloop.data import Sample
+    from rainloop.evaluate import evaluate as score
+
     if not pairs:
         return {}
     was_training = net.training
-    padded = PaddedDerainer(net).eval()
-    out_psnr, in_psnr = [], []
-    for rainy, clean in pairs:
-        derained = to_image(padded(to_tensor([rainy], device))[0])
-        out_psnr.append(psnr(derained, clean))
-        in_psnr.append(psnr(rainy, clean))
+    scores = score([Sample(r, c, str(i)) for i, (r, c) in enumerate(pairs)], derain_fn(net, device))
     net.train(was_training)
-    return {"psnr": float(np.mean(out_psnr)), "input_psnr": float(np.mean(in_psnr))}
+    return {k: scores[k] for k in ("psnr", "ssim", "input_psnr", "input_ssim")}

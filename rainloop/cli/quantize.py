@@ -24,7 +24,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from rainloop.export.quantize import quantize
+    from rainloop.export.quantize import default_output, quantize
     from rainloop.sizes import parse_size
 
     card = quantize(args.onnx, args.calib, out=args.out, n=args.n, size=parse_size(args.size),
@@ -35,5 +35,5 @@ def run(args):
     print(f"on {v['pairs']} pairs of {v['set']}: FP32 {v['psnr_fp32_vs_clean']} dB, INT8 "
           f"{v['psnr_int8_vs_clean']} dB vs clean (INT8 loses {v['int8_loss_db']} dB); "
           f"INT8 vs FP32 {v['psnr_int8_vs_fp32']} dB")
-    print(f"wrote {card['file']} beside its card (sha256 {card['sha256'][:12]})")
+    print(f"wrote {args.out or default_output(args.onnx)} and its card (sha256 {card['sha256'][:12]})")
     return 0

@@ -74,12 +74,13 @@ def run(args):
         return _dry_run(runs.make_config(**_new_settings(args)), opts)
     if not args.out:
         raise RainloopError("--out RUN is required (the run folder to create or --resume)")
+    new = None
     if args.resume:
         requested = {k: getattr(args, k) for k in ("preset", "steps", "pretrain_steps", "seed", *_OVERRIDES, *_DATA)}
         runs.resume_run(args.out, requested)
     else:
-        runs.create_run(args.out, runs.make_config(**_new_settings(args)))
-    summary = loop.train(args.out, opts)
+        new = runs.make_config(**_new_settings(args))
+    summary = loop.train(args.out, opts, new=new)
     val = summary["val"]
     print(f"{args.out}: step {summary['step']} (stage {summary['stage']}), "
           f"val PSNR {val.get('psnr', float('nan')):.2f} dB (input {val.get('input_psnr', float('nan')):.2f}), "

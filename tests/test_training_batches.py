@@ -1,0 +1,69 @@
+"""Training data draws: built-in rain with dry frames, dataset folders with a bad file, a video."""
+
+import cv2
+import numpy as np
+import pytest
+
+from rainloop.images import write_image
+from rainloop.training.batches import (draw_batch, open_real, open_synthetic, step_rngs, to_image,
+                                       to_tensor)
+
+
+def test_builtin_pairs_mix_dry_frames_and_are_reproducible():
+    syn = open_synthetic("builtin", 40)
+    rng = np.random.default_rng(1)
+    draws = [syn.draw(rng, 32) for _ in range(120)]
+    dry = sum(np.array_equal(r, c) for r, c in draws)
+    assert 5 <= dry <= 30  # ~12% of the default mix
+    again = open_synthetic("builtin", 40).draw(np.random.default_rng(1), 32)
+    assert all(np.array_equal(a, b) for a, b in zip(again, draws[0]))
+
+
+def test_batch_is_rgb_float_nchw_and_per_step_reproducible():
+    syn, real = open_synthetic("builtin", 40), open_real("builtin", 40)
+    a = draw_batch(syn, real, step_rngs(5, 7), 2, 32)
+    b = draw_batch(syn, real, step_rngs(5, 7), 2, 32)
+    assert set(a) == {"O_s", "B_s", "O_t"} and a["O_t"].shape == (2, 3, 32, 32)
+    assert all(float(v.min()) >= 0 and float(v.max()) <= 1 for v in a.values())
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+    # Stage 1 draws no real images and still gets the same synthetic ones.
+    c = draw_batch(syn, None, step_rngs(5, 7), 2, 32)
+    assert "O_t" not in c and np.array_equal(c["O_s"].numpy(), a["O_s"].numpy())
+
+
+def test_tensor_round_trip_keeps_bgr_order():
+    img = np.zeros((4, 4, 3), np.uint8)
+    img[..., 0] = 200  # blue in BGR
+    t = to_tensor([img])
+    assert t[0, 2].min() > 0.7 and t[0, 0].max() == 0  # blue is the last RGB channel
+    assert np.array_equal(to_image(t[0]), img)
+
+
+def test_folder_pairs_crop_the_same_window_and_skip_a_bad_file(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        clean = rng.integers(0, 200, (50, 70, 3), dtype=np.uint8)
+        write_image(tmp_path / "clean" / f"{i}.png", clean)
+        write_image(tmp_path / "rainy" / f"{i}.png", clean + 40)
+    write_image(tmp_path / "clean" / "bad.png", clean)
+    (tmp_path / "rainy" / "bad.png").write_bytes(b"not a png")
+    syn = open_synthetic(str(tmp_path), 40)
+    with pytest.warns(UserWarning, match="bad.png"):
+        draws = [syn.draw(np.random.default_rng(s), 32) for s in range(12)]
+    for rainy, clean in draws:
+        assert rainy.shape == clean.shape == (32, 32, 3)
+        # Same window (and flip) in both: the rainy crop is the clean crop + 40, up to resampling.
+        assert np.abs(rainy.astype(int) - clean.astype(int) - 40).mean() < 2
+    assert "4 pairs" in syn.description
+
+
+def test_real_from_a_video_file(tmp_path):
+    path = tmp_path / "rain.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(6):
+        writer.write(np.full((48, 64, 3), 30 * i, np.uint8))
+    writer.release()
+    real = open_real(str(path), 40, every=2)
+    assert len(real.samples) == 3 and "rain.avi" in real.description
+    (frame,) = real.draw(np.random.default_rng(0), 32)
+    assert frame.shape == (32, 32, 3)

@@ -1,0 +1,74 @@
+"""`rainloop train` end to end through rainloop.cli.main, and its one-line errors."""
+
+import json
+
+import pytest
+
+from rainloop.cli import main
+from rainloop.training.derainer_io import load_derainer
+
+TINY = ["--preset", "tiny", "--crop", "32", "--batch", "1", "--val", "none", "--threads", "2"]
+
+
+def one_line_error(capsys, argv, *fragments):
+    assert main(["train", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("rainloop train: error:")
+    for f in fragments:
+        assert f in err
+    return err
+
+
+def test_train_then_resume_with_more_steps(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--out", str(run), "--steps", "2", "--pretrain-steps", "1"]) == 0
+    assert load_derainer(run)[1]["step"] == 2
+    assert "val PSNR" in capsys.readouterr().out
+    one_line_error(capsys, [*TINY, "--out", str(run), "--steps", "3"], "already exists", "--resume")
+    one_line_error(capsys, ["--preset", "edge", "--out", str(run), "--resume", "--steps", "3"],
+                   "preset 'tiny'", "'edge'")
+    assert main(["train", "--out", str(run), "--resume", "--steps", "3"]) == 0
+    assert load_derainer(run)[1]["step"] == 3
+    assert json.loads((run / "config.json").read_text())["steps"] == 3
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["--syn", "{tmp}/nowhere"], ["--syn", "nowhere", "no such file"]),
+    (["--real", "{tmp}/nowhere.mp4"], ["--real", "nowhere.mp4"]),
+    (["--syn", "{tmp}/data"], ["data", "no known dataset layout"]),
+    (["--real", "{tmp}/data"], ["data", "no images"]),
+    (["--crop", "36"], ["--crop 36", "multiple of 8"]),
+    (["--steps", "0"], ["--steps must be at least 1"]),
+    (["--device", "tpu"], ["--device"]),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, fragments):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "notes.txt").write_text("not an image")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    err = one_line_error(capsys, [*TINY, "--out", str(tmp_path / "run"), *argv], *fragments)
+    assert "Traceback" not in err
+    assert not (tmp_path / "run").exists()  # nothing left that would block a corrected retry
+
+
+def test_resume_of_nothing_and_missing_out(tmp_path, capsys):
+    one_line_error(capsys, ["--out", str(tmp_path / "none"), "--resume"], "not a training run")
+    one_line_error(capsys, TINY, "--out RUN is required")
+
+
+def test_bad_preset_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--preset", "huge"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'huge'" in capsys.readouterr().err
+
+
+def test_print_model_counts_parameters_and_flops(capsys):
+    assert main(["train", "--print-model", "--preset", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "G1/G3" in out and "GFLOP@1280x720" in out and "D_t/D_s/D_B" in out
+
+
+def test_dry_run_runs_both_stages(capsys):
+    assert main(["train", *TINY, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("stage 1:") == 2 and out.count("stage 2:") == 2 and "OK" in out
