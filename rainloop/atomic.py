@@ -30,7 +30,9 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    # The temp name ends in dest's suffix so writers that pick a format from
+    # the file name (cv2.VideoWriter, cv2.imwrite) see the right one.
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".tmp{dest.suffix}", dir=dest.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)
     tmp_path = Path(tmp)

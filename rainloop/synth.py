@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
-import cv2
 import numpy as np
 
 from rainloop import builtin, rain
 from rainloop.data import list_images
 from rainloop.errors import RainloopError
 from rainloop.images import read_image, write_image
+from rainloop.video import write_video
 
 # Intensity ranges drawn per image when none is fixed: Rain100L/Rain1400-like, and heavy (Rain100H-like).
 MODERATE = (0.2, 0.7)
@@ -78,18 +77,4 @@ def synth_video(dest: str | os.PathLike, frames: int, crop: CropFn, size: tuple[
     rng = np.random.default_rng(seed)
     clean = crop(rng, size)
     sequence = rain.render_sequence(clean, frames, rng, style, _intensity(rng, intensity, heavy))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    # OpenCV picks the container from the suffix, so the temp file keeps it.
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=dest.suffix, dir=dest.parent)
-    os.close(fd)
-    writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    try:
-        if not writer.isOpened():
-            raise RainloopError(f"{dest}: cannot write an mp4v video here")
-        for frame in sequence:
-            writer.write(frame)
-        writer.release()
-        os.replace(tmp, dest)
-    finally:
-        writer.release()
-        Path(tmp).unlink(missing_ok=True)
+    write_video(dest, sequence, fps)

@@ -15,6 +15,7 @@ import numpy as np
 
 from rainloop import __version__, models
 from rainloop.atomic import write_json
+from rainloop.video import write_video
 from rainloop.runtime.backends import Derainer, resolve_providers
 from rainloop.runtime.pipeline import Pipeline
 from rainloop.runtime.sinks import NullSink
@@ -52,10 +53,7 @@ def render_video(path: Path, size: tuple[int, int], n_frames: int, rng: np.rando
 
     clip = list(render_sequence(random_crop(rng, size), min(n_frames, _DISTINCT_FRAMES), rng,
                                 style="physics", intensity=0.5))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, size)
-    for i in range(n_frames):
-        writer.write(clip[i % len(clip)])
-    writer.release()
+    write_video(path, (clip[i % len(clip)] for i in range(n_frames)), 30.0)
     return path
 
 

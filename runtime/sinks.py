@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rainloop.atomic import write_bytes
 from rainloop.errors import RainloopError
+from rainloop.images import write_image
 from rainloop.runtime.uri import SinkSpec, parse_sink
 
 DEFAULT_FPS = 30.0
@@ -107,14 +107,6 @@ class VideoSink(Sink):
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-
-
-def write_image(path: Path, image: np.ndarray) -> None:
-    """Encode by suffix and write atomically, so readers never see half an image."""
-    ok, buf = cv2.imencode(path.suffix, image)
-    if not ok:
-        raise RainloopError(f"{path}: cannot encode an image of this type")
-    write_bytes(path, buf.tobytes())
 
 
 class ImageFileSink(Sink):
