@@ -16,7 +16,8 @@ from rainloop.training.derainer_io import load_derainer
 
 PRECISIONS = ("fp32", "fp16")
 IOS = ("float", "uint8")
-# One size on the net's multiple grid is not needed: odd sizes exercise the in-graph padding.
+# Off every net's multiple and of different shapes, so the in-graph padding is
+# exercised at two different amounts.
 CHECK_SIZES = [(320, 180), (211, 147)]
 # Keys of the g3 card that describe the file format, not the training run.
 _G3_FORMAT_KEYS = ("format", "net", "multiple", "rainloop_version")

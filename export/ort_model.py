@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 
 from rainloop.errors import RainloopError
 
@@ -23,27 +24,27 @@ def float_to_frames(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1)[..., ::-1])
 
 
+def _user_session(path: Path, opts: ort.SessionOptions) -> ort.InferenceSession:
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own exception types for bad files
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise RainloopError(f"{path}: ONNX Runtime cannot load it ({first})") from None
+
+
 class OrtDerainer:
     """One ONNX Runtime session on the CPU; `model` is a path or serialized bytes."""
 
-    def __init__(self, model: str | Path | bytes, threads: int = 0):
-        import onnxruntime as ort
-
+    def __init__(self, model: str | Path | bytes):
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
-        if threads:
-            opts.intra_op_num_threads = threads
-        source = model if isinstance(model, bytes) else str(model)
-        try:
-            self.session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # ORT raises its own exception types for bad files
-            name = "the exported graph" if isinstance(model, bytes) else model
-            first = (str(exc).splitlines() or [type(exc).__name__])[0]
-            raise RainloopError(f"{name}: ONNX Runtime cannot load it ({first})") from None
+        if isinstance(model, bytes):  # a graph we just built: failing to load it is our bug
+            self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        else:
+            self.session = _user_session(Path(model), opts)
         inp = self.session.get_inputs()
         if len(inp) != 1 or inp[0].type not in ("tensor(float)", "tensor(uint8)"):
-            raise RainloopError(f"{model if not isinstance(model, bytes) else 'graph'}: "
-                                "not a rainloop derainer (expects one float32 or uint8 input)")
+            raise RainloopError(f"{model}: not a rainloop derainer (expects one float32 or uint8 input)")
         self.input_name = inp[0].name
         self.io = "uint8" if inp[0].type == "tensor(uint8)" else "float"
 

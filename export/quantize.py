@@ -56,17 +56,17 @@ def quantize(onnx_path: str | Path, calib: str | Path, out: str | Path | None = 
     """
     src = Path(onnx_path)
     out = Path(out) if out else default_output(src)
-    _check_options(out, method, keep_fp)
+    _check_options(src, out, method, keep_fp)
     model = load_fp32(src)
     fp32 = OrtDerainer(src)
     size = _static_size(model) or size
+    pairs, val_desc = validation_pairs(val, size)  # before calibrating: a bad --val fails fast
     frames = calibration_frames(calib, n, size, progress)
     kept = kept_float_nodes(model, keep_fp)
     with atomic_path(out) as tmp:
         with tqdm(total=len(frames), desc="calibrating", unit="frame", disable=not progress) as bar:
             _quantize_static(model, tmp, FrameReader(frames, fp32.feed, bar), method, per_channel, kept)
         qdq = check_qdq(onnx.load(str(tmp)))
-        pairs, val_desc = validation_pairs(val, size)
         scores = compare_on_pairs({"fp32": fp32, "int8": OrtDerainer(tmp)}, pairs)
     card = _int8_card(src, model, method, per_channel, keep_fp, kept, qdq,
                       {"source": str(calib), "frames": len(frames), "size": f"{size[0]}x{size[1]}"},
@@ -76,9 +76,11 @@ def quantize(onnx_path: str | Path, calib: str | Path, out: str | Path | None = 
     return card
 
 
-def _check_options(out: Path, method: str, keep_fp: str) -> None:
+def _check_options(src: Path, out: Path, method: str, keep_fp: str) -> None:
     if out.suffix != ".onnx":
         raise RainloopError(f"{out}: the output file name must end in .onnx")
+    if out.resolve() == src.resolve():
+        raise RainloopError(f"{out}: the INT8 output would overwrite its FP32 input; choose another --out")
     if method not in METHODS:
         raise RainloopError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
     if keep_fp not in KEEP_FP:
