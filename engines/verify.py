@@ -16,6 +16,7 @@ import numpy as np
 
 from rainloop.data import detect_layout, open_pairs, open_unpaired
 from rainloop.errors import RainloopError
+from rainloop.frames import from_model, to_model
 from rainloop.metrics import psnr
 
 Model = Callable[[np.ndarray], np.ndarray]
@@ -61,8 +62,9 @@ def compare_models(engine: Model, reference: Model, samples: Iterable, layout: s
     for sample in samples:
         rainy, clean = fit_to_profile(sample.rainy, sample.clean, shape_range, layout)
         # Repeat the image up to the profile's smallest batch; compare the first.
-        x = to_model(np.repeat(rainy[None], shape_range[0][0], axis=0), layout, dtype)
-        a, b = from_model(engine(x), layout)[0], from_model(reference(x), layout)[0]
+        io = "uint8" if layout == "nhwc" else "float"
+        x = to_model(np.repeat(rainy[None], shape_range[0][0], axis=0), io, dtype)
+        a, b = from_model(engine(x), io)[0], from_model(reference(x), io)[0]
         rows.append(VerifyRow(sample.name, (rainy.shape[1], rainy.shape[0]), psnr(a, b),
                               None if clean is None else psnr(a, clean),
                               None if clean is None else psnr(b, clean)))
@@ -90,22 +92,6 @@ def fit_to_profile(rainy: np.ndarray, clean: np.ndarray | None, shape_range: tup
 
 # The same conversion as rainloop.runtime.backends (engines may not import the
 # later runtime room); both belong in the core once one module owns them.
-def to_model(batch: np.ndarray, layout: str, dtype: np.dtype) -> np.ndarray:
-    """(N, H, W, 3) BGR uint8 -> the graph's input: NHWC BGR uint8, or NCHW RGB float in [0, 1]."""
-    if layout == "nhwc":
-        return np.ascontiguousarray(batch)
-    x = np.ascontiguousarray(batch[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255)
-    return x.astype(dtype)
-
-
-def from_model(y: np.ndarray, layout: str) -> np.ndarray:
-    """The graph's output batch -> (N, H, W, 3) BGR uint8 (rounded, clipped)."""
-    if layout == "nhwc":
-        return np.ascontiguousarray(y)
-    y = np.clip(y.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5
-    return np.ascontiguousarray(y.transpose(0, 2, 3, 1)[..., ::-1], dtype=np.uint8)
-
-
 def format_table(rows: list[VerifyRow]) -> str:
     def cell(v: float | None) -> str:
         return "      -" if v is None else f"{v:7.2f}"

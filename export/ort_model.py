@@ -12,16 +12,7 @@ import numpy as np
 import onnxruntime as ort
 
 from rainloop.errors import RainloopError
-
-
-def frames_to_float(frames: np.ndarray) -> np.ndarray:
-    """(N,H,W,3) BGR uint8 -> (N,3,H,W) RGB float32 in [0,1]."""
-    return np.ascontiguousarray(frames[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
-
-
-def float_to_frames(x: np.ndarray) -> np.ndarray:
-    """(N,3,H,W) RGB float in [0,1] -> (N,H,W,3) BGR float (not rounded)."""
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)[..., ::-1])
+from rainloop.frames import to_float_frames, to_model
 
 
 def _user_session(path: Path, opts: ort.SessionOptions) -> ort.InferenceSession:
@@ -50,7 +41,7 @@ class OrtDerainer:
 
     def feed(self, frames: np.ndarray) -> dict:
         """The input dict for (N,H,W,3) BGR uint8 frames, in the graph's own format."""
-        x = frames if self.io == "uint8" else frames_to_float(frames)
+        x = to_model(frames, self.io)
         return {self.input_name: x}
 
     def raw(self, frames: np.ndarray) -> np.ndarray:
@@ -58,7 +49,4 @@ class OrtDerainer:
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """(N,H,W,3) BGR uint8 -> (N,H,W,3) BGR float32 in [0,1]."""
-        y = self.raw(frames)
-        if self.io == "uint8":
-            return y.astype(np.float32) / 255.0
-        return float_to_frames(y.astype(np.float32))
+        return to_float_frames(self.raw(frames), self.io)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rainloop.export.ort_model import OrtDerainer, float_to_frames, frames_to_float
+from rainloop.export.ort_model import OrtDerainer
+from rainloop.frames import to_float_frames, to_model
 from rainloop.export.quality import float_psnr
 from rainloop.export.samples import SEED, rainy_pairs
 
@@ -13,8 +14,8 @@ from rainloop.export.samples import SEED, rainy_pairs
 def torch_reference(derainer: torch.nn.Module, frames: np.ndarray) -> np.ndarray:
     """The float32 PyTorch derainer on (N,H,W,3) BGR uint8 frames -> BGR float [0,1]."""
     with torch.no_grad():
-        y = derainer(torch.from_numpy(frames_to_float(frames)))
-    return float_to_frames(y.numpy())
+        y = derainer(torch.from_numpy(to_model(frames, "float")))
+    return to_float_frames(y.numpy(), "float")
 
 
 def criterion(precision: str, io: str, tolerance: float, min_psnr: float) -> tuple[str, float]:

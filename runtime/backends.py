@@ -19,6 +19,7 @@ import numpy as np
 
 from rainloop import models
 from rainloop.errors import RainloopError
+from rainloop.frames import from_model, to_model
 
 PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
@@ -226,26 +227,6 @@ def _precision_variant(path: Path, precision: str | None) -> Path:
 # --------------------------------------------------------------------------
 # Frame conversion: numpy views, one copy each way
 # --------------------------------------------------------------------------
-
-
-def to_model(batch: np.ndarray, io: str, dtype: np.dtype) -> np.ndarray:
-    """(N, H, W, 3) BGR uint8 -> the model's input layout."""
-    if io == "uint8":
-        return batch
-    # Channel flip and transpose are views; the cast makes the one contiguous copy.
-    x = np.ascontiguousarray(batch[..., ::-1].transpose(0, 3, 1, 2), dtype=dtype)
-    x *= dtype.type(1.0 / 255.0)
-    return x
-
-
-def from_model(y: np.ndarray, io: str) -> np.ndarray:
-    """The model's output layout -> (N, H, W, 3) BGR uint8 (rounded, clipped)."""
-    if io == "uint8":
-        return y
-    np.clip(y, 0.0, 1.0, out=y)
-    y *= 255.0
-    y += 0.5
-    return np.ascontiguousarray(y.transpose(0, 2, 3, 1)[..., ::-1], dtype=np.uint8)
 
 
 def resize_to(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:

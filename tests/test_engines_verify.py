@@ -6,8 +6,7 @@ import pytest
 from engines_toys import fp32_model, qdq_model, uint8_model
 
 from rainloop.data import Sample
-from rainloop.engines.verify import (compare_models, fit_to_profile, format_table, from_model, open_samples,
-                                     to_model)
+from rainloop.engines.verify import compare_models, fit_to_profile, format_table, open_samples
 from rainloop.errors import RainloopError
 from rainloop.images import write_image
 from rainloop.metrics import PSNR_CAP
@@ -31,20 +30,6 @@ def models(tmp_path_factory):
     fp32 = fp32_model(d / "m.onnx")
     return {"fp32": session(fp32), "int8": session(qdq_model(fp32, d / "m.int8.onnx")),
             "uint8": session(uint8_model(d / "u.onnx"))}
-
-
-def test_float_conversion_round_trips():
-    batch = np.stack(images(2))
-    x = to_model(batch, "nchw", np.float32)
-    assert x.shape == (2, 3, 48, 64) and x.dtype == np.float32 and x.max() <= 1.0
-    assert np.allclose(x[0, 0], batch[0, :, :, 2] / 255)  # RGB first channel is BGR's last
-    assert np.array_equal(from_model(x, "nchw"), batch)
-    assert to_model(batch, "nchw", np.float16).dtype == np.float16
-
-
-def test_uint8_conversion_is_the_frame_itself():
-    batch = np.stack(images(1))
-    assert np.array_equal(from_model(to_model(batch, "nhwc", np.uint8), "nhwc"), batch)
 
 
 def test_same_model_twice_is_identical(models):

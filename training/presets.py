@@ -25,7 +25,7 @@ PRESETS: dict[str, dict] = {
     # Real time on Jetson: conv/ReLU derainer, lighter translators and critics.
     "edge": {
         "g1": {"type": "edge_unet", "levels": 4, "base": 16, "max_mult": 4, "blocks": 2},
-        "g2": {"type": "resnet", "base": 32, "blocks": 4, "norm": "instance"},
+        "g2": {"type": "resnet", "base": 16, "blocks": 4, "norm": "instance"},
         "d": {"type": "patch", "base": 32, "layers": 3, "norm": "instance"},
         "loss": dict(_LOSSES),
         "lr_pretrain": 1e-3, "lr": 1e-4, "beta1": 0.5, "batch": 4,
