@@ -34,10 +34,15 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     # the file name (cv2.VideoWriter, cv2.imwrite) see the right one.
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".tmp{dest.suffix}", dir=dest.parent)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # After the writer is done: some (safetensors) re-create the file.
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
+        # fsync before the rename: robots lose power, and a renamed but
+        # unflushed file can come back empty.
+        with open(tmp_path, "rb") as f:
+            os.fsync(f.fileno())
         os.replace(tmp_path, dest)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
