@@ -50,12 +50,20 @@ class _Collect(Sink):
         self.frames.append(image)
 
 
+def _center_crop(img: np.ndarray, aspect: float) -> np.ndarray:
+    """The largest centred window of width/height `aspect`, so resizing never distorts."""
+    h, w = img.shape[:2]
+    cw, ch = min(w, round(h * aspect)), min(h, round(w / aspect))
+    x, y = (w - cw) // 2, (h - ch) // 2
+    return img[y:y + ch, x:x + cw]
+
+
 def render_clip(path: Path, size: tuple[int, int], frames: int, fps: float, seed: int,
                 intensity: float) -> np.ndarray:
     """Write the rainy clip to `path`; return the clean frame it was rendered from."""
     index = builtin.photo_names("test").index(PHOTO)
     photo = builtin.clean_photos("test")[index]
-    clean = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
+    clean = cv2.resize(_center_crop(photo, size[0] / size[1]), size, interpolation=cv2.INTER_AREA)
     rng = np.random.default_rng(seed)
     write_video(path, rain.render_sequence(clean, frames, rng, style="physics", intensity=intensity), fps)
     return clean

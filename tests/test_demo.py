@@ -1,0 +1,37 @@
+"""`rainloop demo` end to end with the bundled model: rendered clip -> runtime pipeline -> files."""
+
+import re
+
+import numpy as np
+
+from rainloop.cli import main
+from rainloop.demo import COLUMNS, run_demo
+from rainloop.images import read_image
+from rainloop.video import read_video
+
+
+def test_demo_derains_the_rendered_clip(tmp_path):
+    result = run_demo(tmp_path, frames=6, size=(320, 180))
+    assert result.frames == 6
+    assert result.gain_db > 0, f"the default model made rain worse: {result}"
+    side = read_video(result.video)
+    assert len(side) == 6 and side[0].shape == (180, 320 * len(COLUMNS), 3)
+    sheet = read_image(result.sheet)
+    assert sheet.shape[1] == 320 * len(COLUMNS) // 2
+    assert len(read_video(tmp_path / "demo_rainy.mp4")) == 6
+
+
+def test_demo_cli_prints_gain_speed_and_files(tmp_path, capsys):
+    assert main(["demo", "--headless", "--out", str(tmp_path), "--frames", "4"]) == 0
+    out = capsys.readouterr().out
+    gain = float(re.search(r"\(([+-][0-9.]+) dB\)", out).group(1))
+    assert gain > 0
+    assert "FPS" in out and str(tmp_path / "demo_side_by_side.mp4") in out
+    assert (tmp_path / "demo_contact_sheet.png").exists()
+
+
+def test_demo_bad_input_is_one_line(tmp_path, capsys):
+    assert main(["demo", "--headless", "--out", str(tmp_path), "--model", str(tmp_path / "nope.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nope.onnx" in err
+    assert main(["demo", "--headless", "--frames", "1"]) == 2
