@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 from rainloop.atomic import write_bytes, write_json
+from rainloop.files import sha256_file
 from rainloop.engines.plan import BuildPlan
 
 FORMAT = "rainloop-engine/1"
@@ -40,14 +41,6 @@ def default_timing_cache(trt_version: str, device: dict) -> Path:
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rainloop"
     sm = device["compute_capability"].replace(".", "")
     return base / f"timing-trt{trt_version}-sm{sm}.cache"
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def cache_key(onnx_path: str | Path, plan: BuildPlan, trt_version: str, device: dict) -> dict:

@@ -6,13 +6,11 @@ No torch here: the runtime and engine builder read cards too.
 from __future__ import annotations
 
 import datetime
-import hashlib
-import json
 from pathlib import Path
 
 from rainloop import __version__
 from rainloop.atomic import write_json
-from rainloop.errors import RainloopError
+from rainloop.files import read_json, sha256_file
 
 FORMAT = "rainloop-model-card/1"
 _STAMP_KEYS = ("format", "file", "bytes", "sha256", "rainloop_version", "created")
@@ -25,14 +23,6 @@ def card_path(model_path: str | Path) -> Path:
     model.int8.onnx -> model.int8.json (so precisions never share a card).
     """
     return Path(model_path).with_suffix(".json")
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def stamp(card: dict, model_path: str | Path) -> dict:
@@ -60,13 +50,4 @@ def write_card(model_path: str | Path, card: dict) -> Path:
 
 def read_card(model_path: str | Path) -> dict:
     """The card of `model_path` (an .onnx or its .json); RainloopError if missing or not a card."""
-    path = card_path(model_path)
-    try:
-        card = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RainloopError(f"{path}: model card not found") from None
-    except (OSError, ValueError) as exc:
-        raise RainloopError(f"{path}: unreadable model card ({exc})") from None
-    if not isinstance(card, dict) or card.get("format") != FORMAT:
-        raise RainloopError(f"{path}: not a rainloop model card")
-    return card
+    return read_json(card_path(model_path), "model card", FORMAT)

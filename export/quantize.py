@@ -22,7 +22,8 @@ from rainloop.atomic import atomic_path
 from rainloop.data import open_pairs
 from rainloop.errors import RainloopError
 from rainloop.export.calibration import FrameReader, calibration_frames, resize_frame
-from rainloop.export.card import card_path, read_card, sha256_file, write_card
+from rainloop.export.card import card_path, read_card, write_card
+from rainloop.files import sha256_file
 from rainloop.export.ort_model import OrtDerainer
 from rainloop.export.quality import compare_on_pairs
 from rainloop.export.samples import SEED, rainy_pairs

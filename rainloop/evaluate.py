@@ -42,7 +42,7 @@ def evaluate(pairs: Iterable[Sample], derain: Derain = identity, y: bool = False
         from tqdm import tqdm
 
         total = min(len(pairs), limit or len(pairs)) if hasattr(pairs, "__len__") else limit
-        items = tqdm(items, total=total, unit="img", desc="eval")
+        items = tqdm(items, total=total, unit="img", desc="eval", disable=None)  # None: off when not a terminal
     rows = [score_pair(sample, derain, y) for sample in items]
     if not rows:
         raise ValueError("evaluate: no pairs to score")

@@ -13,10 +13,21 @@ from rainloop.atomic import atomic_path
 from rainloop.errors import RainloopError
 
 
-def write_video(dest: str | os.PathLike, frames: Iterable[np.ndarray], fps: float,
-                codec: str = "mp4v") -> int:
-    """Write all `frames` (BGR uint8, one size) atomically; returns how many were written."""
+# OpenCV's writers that ship with every build (opencv-python's FFmpeg, Jetson's GStreamer).
+CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
+
+
+def codec_for(path: str | os.PathLike) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in CODECS:
+        raise RainloopError(f"{path}: unknown video type (use one of {', '.join(CODECS)})")
+    return CODECS[suffix]
+
+
+def write_video(dest: str | os.PathLike, frames: Iterable[np.ndarray], fps: float) -> int:
+    """Write all `frames` (BGR uint8, one size) atomically, codec from the suffix; returns the count."""
     dest = Path(dest)
+    codec = codec_for(dest)
     n = 0
     with atomic_path(dest) as tmp:
         writer = None

@@ -18,10 +18,10 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from rainloop.errors import RainloopError
+from rainloop.video import CODECS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 # Codecs every stock OpenCV/FFmpeg build can write, chosen by container.
-VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
 
 # CSI needs explicit caps; a webcam keeps its driver's mode unless the URI asks.
 _CSI_DEFAULTS = {"width": 1280, "height": 720, "fps": 30, "flip": 0}
@@ -161,11 +161,11 @@ def parse_sink(uri: str) -> SinkSpec:
         raise RainloopError(f"{text}: unknown sink scheme {scheme!r} (use display://0, none, a video file or a folder)")
     path = Path(rest).expanduser()
     suffix = path.suffix.lower()
-    if suffix in VIDEO_CODECS:
-        return SinkSpec("video", text, str(path), VIDEO_CODECS[suffix])
+    if suffix in CODECS:
+        return SinkSpec("video", text, str(path), CODECS[suffix])
     if suffix in IMAGE_SUFFIXES:
         return SinkSpec("image", text, str(path))
     if suffix == "" or path.is_dir() or rest.endswith("/"):
         return SinkSpec("images", text, str(path))
-    known = ", ".join(list(VIDEO_CODECS) + list(IMAGE_SUFFIXES))
+    known = ", ".join(list(CODECS) + list(IMAGE_SUFFIXES))
     raise RainloopError(f"{text}: unknown sink file type {suffix!r} (known: {known}, or a folder)")

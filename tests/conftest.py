@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 import onnx
 import pytest
+
+from rainloop.video import read_video, write_video
 from onnx import TensorProto, helper, numpy_helper
 
 SCALE_RGB = (0.5, 0.75, 1.0)
@@ -121,34 +123,16 @@ def frame_index(frame: np.ndarray) -> int:
     return sum(1 << bit for bit in range(_BITS) if row[(2 * bit + 1) * w // (2 * _BITS)] > 127)
 
 
-def write_video(path: Path, frames, fps: float = 10.0) -> Path:
-    h, w = frames[0].shape[:2]
-    codec = {".avi": "MJPG", ".mp4": "mp4v", ".mkv": "XVID"}[path.suffix]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (w, h))
-    assert writer.isOpened()
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
+def _write_video(path: Path, frames, fps: float = 10.0) -> Path:
+    write_video(path, frames, fps)
     return path
-
-
-def read_video(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
 
 
 @pytest.fixture
 def kit():
     """The frame/video helpers above, for test modules (conftest is not importable by name)."""
     return SimpleNamespace(indexed_frame=indexed_frame, frame_index=frame_index,
-                           write_video=write_video, read_video=read_video)
+                           write_video=_write_video, read_video=read_video)
 
 
 @pytest.fixture
@@ -156,6 +140,6 @@ def indexed_video(tmp_path):
     """indexed_video(n=12, size=(64, 48), suffix=".avi") -> path of a video of indexed frames."""
 
     def make(n: int = 12, size=(64, 48), suffix: str = ".avi", name: str = "in") -> Path:
-        return write_video(tmp_path / f"{name}{suffix}", [indexed_frame(i, size) for i in range(n)])
+        return _write_video(tmp_path / f"{name}{suffix}", [indexed_frame(i, size) for i in range(n)])
 
     return make

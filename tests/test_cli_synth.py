@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from rainloop.cli import main
+from rainloop.video import read_video
 from rainloop.data import open_pairs
 from rainloop.images import write_image
 
@@ -58,14 +59,7 @@ def test_test_split_and_user_photos(tmp_path):
 def test_video(tmp_path):
     path = tmp_path / "clip" / "rain.mp4"
     assert main(["synth", "--video", str(path), "--frames", "6", "--size", "96x64", "--seed", "1"]) == 0
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame.astype(int))
-    cap.release()
+    frames = [f.astype(int) for f in read_video(path)]
     assert len(frames) == 6 and frames[0].shape == (64, 96, 3)
     assert all(np.abs(a - b).mean() > 0.5 for a, b in zip(frames, frames[1:]))
     assert [p.name for p in path.parent.iterdir()] == ["rain.mp4"]

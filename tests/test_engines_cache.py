@@ -7,7 +7,8 @@ import pytest
 from engines_toys import fp16_model, fp32_model
 
 from rainloop.engines.cache import (FORMAT, cache_key, compare, default_engine_path, default_timing_cache,
-                                    is_current, read_record, record_path, sha256_file, store)
+                                    is_current, read_record, record_path, store)
+from rainloop.files import sha256_file
 from rainloop.engines.onnx_info import inspect_onnx
 from rainloop.engines.plan import make_plan
 from rainloop.engines.shapes import parse_shapes

@@ -7,7 +7,8 @@ import onnx
 import pytest
 import torch
 
-from rainloop.export.card import card_path, read_card, sha256_file
+from rainloop.export.card import card_path, read_card
+from rainloop.files import sha256_file
 from rainloop.export.complexity import gflops, parameter_count
 from rainloop.export.onnx_export import export_onnx
 from rainloop.export.ort_model import OrtDerainer

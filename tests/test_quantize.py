@@ -10,7 +10,8 @@ from onnx import TensorProto, numpy_helper
 
 from rainloop.errors import RainloopError
 from rainloop.export.calibration import calibration_frames
-from rainloop.export.card import read_card, sha256_file
+from rainloop.export.card import read_card
+from rainloop.files import sha256_file
 from rainloop.export.onnx_export import export_onnx
 from rainloop.export.ort_model import OrtDerainer
 from rainloop.export.quality import float_psnr

@@ -7,7 +7,6 @@ without the training loop.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -16,6 +15,7 @@ from safetensors.torch import load_file, save_file
 from rainloop import __version__
 from rainloop.atomic import atomic_path, write_json
 from rainloop.errors import RainloopError
+from rainloop.files import read_json
 from rainloop.training.networks import PaddedDerainer, build_derainer
 
 FORMAT = "rainloop-derainer/1"
@@ -49,13 +49,9 @@ def resolve_weights(path: str | Path) -> Path:
 
 
 def read_card(weights: Path) -> dict:
-    card_path = weights.with_suffix(".json")
-    try:
-        card = json.loads(card_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise RainloopError(f"{card_path}: unreadable derainer card ({exc})") from None
-    if card.get("format") != FORMAT or "net" not in card:
-        raise RainloopError(f"{card_path}: not a rainloop derainer card")
+    card = read_json(weights.with_suffix(".json"), "derainer card", FORMAT)
+    if "net" not in card:
+        raise RainloopError(f"{weights.with_suffix('.json')}: derainer card without a network spec")
     return card
 
 

@@ -7,11 +7,11 @@ one, and a resumed run refuses settings that would make it a different run.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from rainloop.atomic import write_json
 from rainloop.errors import RainloopError
+from rainloop.files import read_json
 from rainloop.training.presets import get_preset
 
 FORMAT = "rainloop-run/1"
@@ -73,15 +73,9 @@ def multiple_of(cfg: dict) -> int:
 
 def read_config(run_dir: str | Path) -> dict:
     path = Path(run_dir) / CONFIG
-    try:
-        cfg = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RainloopError(f"{run_dir}: not a training run (no {CONFIG})") from None
-    except (OSError, ValueError) as exc:
-        raise RainloopError(f"{path}: unreadable run config ({exc})") from None
-    if cfg.get("format") != FORMAT:
-        raise RainloopError(f"{path}: not a rainloop run config")
-    return cfg
+    if not path.exists():
+        raise RainloopError(f"{run_dir}: not a training run (no {CONFIG})")
+    return read_json(path, "run config", FORMAT)
 
 
 def create_run(run_dir: str | Path, cfg: dict) -> None:

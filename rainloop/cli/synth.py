@@ -45,5 +45,5 @@ def run(args):
         synth.synth_video(args.video, args.frames, fps=args.fps, **common)
         print(f"wrote {args.video} ({args.frames} frames, {size[0]}x{size[1]}, {style} rain)")
     else:
-        names = synth.synth_pairs(args.out, args.n, progress=lambda r: tqdm(r, unit="pair", desc="synth"), **common)
+        names = synth.synth_pairs(args.out, args.n, progress=lambda r: tqdm(r, unit="pair", desc="synth", disable=None), **common)
         print(f"wrote {len(names)} pairs to {args.out}/rainy and {args.out}/clean ({style} rain)")
