@@ -1,4 +1,3 @@
-import time
 
 import numpy as np
 import pytest
@@ -95,19 +94,3 @@ def test_bad_arguments(clean):
         rain.render_sequence(clean, -1, rng)
     with pytest.raises(ValueError):
         rain.render(clean[..., 0], rng)
-
-
-def test_fast_enough_for_on_the_fly_training():
-    rng = np.random.default_rng(0)
-    crop = builtin.random_crop(rng, (128, 128))
-    frame = builtin.random_crop(rng, (1280, 720), split="test")
-    for style in rain.STYLES:
-        rain.render(crop, rng, style)
-        t = time.perf_counter()
-        for _ in range(10):
-            rain.render(crop, rng, style)
-        assert (time.perf_counter() - t) / 10 < 0.02
-        t = time.perf_counter()
-        rain.render(frame, rng, style, 1.0)
-        # Generous bound: the CI machine is shared; typical is ~0.12 s.
-        assert time.perf_counter() - t < 0.5
