@@ -56,8 +56,10 @@ def run_live(model: str = "default", source: str = "0", sink: str | None = None,
         raise RainloopError(f"--headless: sink {sink_spec.uri} would open a window")
     printer = StatusPrinter(stream or sys.stderr)
     with contextlib.ExitStack() as cleanup:
-        src = cleanup.enter_context(open_source(source))
+        # The model first: a wrong model path is the likelier mistake, and it is
+        # better reported than a camera that did open.
         derainer = cleanup.enter_context(Derainer(model, size=size, providers=providers))
+        src = cleanup.enter_context(open_source(source))
         out = open_sink(sink_spec, fps=src.fps)
         printer.line(f"{derainer.model_path.name}: {derainer.backend}, {derainer.precision}"
                      f"{'' if size is None else f', infer at {size[0]}x{size[1]}'}; "

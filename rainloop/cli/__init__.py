@@ -32,12 +32,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_opencv() -> None:
+    # OpenCV prints WARN lines for every capture backend it tries on a missing
+    # camera; the CLI's one-line error says it better. Library users keep
+    # OpenCV's own setting.
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
+    _quiet_opencv()
     try:
         return int(args._run(args) or 0)
     except RainloopError as exc:
