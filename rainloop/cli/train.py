@@ -82,8 +82,9 @@ def run(args):
         new = runs.make_config(**_new_settings(args))
     summary = loop.train(args.out, opts, new=new)
     val = summary["val"]
-    print(f"{args.out}: step {summary['step']} (stage {summary['stage']}), "
-          f"val PSNR {val.get('psnr', float('nan')):.2f} dB (input {val.get('input_psnr', float('nan')):.2f}), "
+    scored = (f"val PSNR {val['psnr']:.2f} dB (input {val['input_psnr']:.2f})" if "psnr" in val
+              else "no validation set")
+    print(f"{args.out}: step {summary['step']} (stage {summary['stage']}), {scored}, "
           f"{summary['train_seconds'] / 60:.1f} min trained; derainer: {args.out}/g3.safetensors")
     if summary["stopped"]:
         print("stopped early; run again with --resume to continue")
