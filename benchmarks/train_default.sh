@@ -5,7 +5,7 @@
 #   bash benchmarks/train_default.sh [RUN_DIR]
 set -euo pipefail
 RUN=${1:-runs/default}
-STEPS=${STEPS:-4500}
+STEPS=${STEPS:-5200}
 PRETRAIN=${PRETRAIN:-3000}
 ARGS=(--preset edge --syn builtin --real builtin --val builtin --crop 96 --batch 4
       --steps "$STEPS" --pretrain-steps "$PRETRAIN" --seed 0 --threads "${THREADS:-1}"
