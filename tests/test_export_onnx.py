@@ -14,7 +14,7 @@ from rainloop.export.onnx_export import export_onnx
 from rainloop.export.ort_model import OrtDerainer
 from rainloop.export.parity import torch_reference
 from rainloop.export.samples import rainy_pairs
-from rainloop.models import DEFAULT_WEIGHTS
+from rainloop.models import DEFAULT_ONNX, DEFAULT_WEIGHTS
 from rainloop.training.derainer_io import load_derainer, save_derainer
 from rainloop.training.networks import build_derainer
 from rainloop.training.presets import get_preset
@@ -147,7 +147,18 @@ def test_presets_export_with_parity(preset, tmp_path):
         assert "ConvTranspose" not in ops and "Resize" in ops
 
 
-@pytest.mark.skipif(not DEFAULT_WEIGHTS.exists(), reason=f"bundled weights not shipped yet ({DEFAULT_WEIGHTS})")
 def test_bundled_model_exports_with_parity(tmp_path):
     card = export_onnx("default", tmp_path / "default.onnx", check_sizes=SMALL_CHECKS)
     assert card["parity"]["passed"]
+
+
+def test_bundled_onnx_is_the_bundled_weights():
+    """The shipped model.onnx computes what the shipped g3.safetensors computes, and its card is its own."""
+    frames = np.stack([rainy for rainy, _ in rainy_pairs((211, 147), 2)])
+    derainer, g3_card = load_derainer(DEFAULT_WEIGHTS)
+    reference = torch_reference(derainer, frames)
+    shipped = OrtDerainer(DEFAULT_ONNX)(frames)
+    assert np.abs(shipped - reference).max() <= 1e-4
+    card = read_card(DEFAULT_ONNX)
+    assert card["sha256"] == sha256_file(DEFAULT_ONNX)
+    assert card["preset"] == g3_card["preset"] == "edge" and g3_card["stage"] == 2  # a JRGR G3, not G1
