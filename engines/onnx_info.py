@@ -16,7 +16,7 @@ from onnx import TensorProto, numpy_helper
 
 from rainloop.errors import RainloopError
 
-QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
+QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
 
 # ONNX element type -> the dtype name used in plans and records.
 _IO_DTYPES = {TensorProto.FLOAT: "float32", TensorProto.FLOAT16: "float16", TensorProto.UINT8: "uint8"}
@@ -86,18 +86,30 @@ def _show(dims: tuple[int | None, ...]) -> str:
     return "[" + ",".join("?" if d is None else str(d) for d in dims) + "]"
 
 
-def _precision(path: Path, graph: onnx.GraphProto) -> str:
-    qdq = [n for n in graph.node if n.op_type in QDQ_OPS]
-    if qdq:
-        _check_symmetric_int8(path, graph, qdq)
+# Integer ops ONNX Runtime's other quantization formats use; TensorRT takes only Q/DQ.
+_INT_OPS = QDQ_OPS | {"QLinearConv", "ConvInteger", "MatMulInteger"}
+
+
+def graph_precision(graph: onnx.GraphProto) -> str:
+    """What the graph computes in: quantization ops -> int8, float16 tensors -> fp16, else fp32.
+
+    Read from the graph, never from metadata: quantizing an fp32 export keeps its tags.
+    """
+    if any(node.op_type in _INT_OPS for node in graph.node):
         return "int8"
-    if any(init.data_type == TensorProto.FLOAT16 for init in graph.initializer):
-        return "fp16"
-    for node in graph.node:
-        if node.op_type == "Cast" and any(a.name == "to" and a.i == TensorProto.FLOAT16
-                                          for a in node.attribute):
-            return "fp16"
-    return "fp32"
+    fp16 = TensorProto.FLOAT16
+    casts = [a.i for n in graph.node if n.op_type == "Cast" for a in n.attribute if a.name == "to"]
+    consts = [a.t.data_type for n in graph.node if n.op_type == "Constant" for a in n.attribute if a.name == "value"]
+    types = [t.data_type for t in graph.initializer] + casts + consts
+    types += [vi.type.tensor_type.elem_type for vi in graph.input]
+    return "fp16" if fp16 in types else "fp32"
+
+
+def _precision(path: Path, graph: onnx.GraphProto) -> str:
+    precision = graph_precision(graph)
+    if precision == "int8":
+        _check_symmetric_int8(path, graph, [n for n in graph.node if n.op_type in QDQ_OPS])
+    return precision
 
 
 def _check_symmetric_int8(path: Path, graph: onnx.GraphProto, qdq: list[onnx.NodeProto]) -> None:

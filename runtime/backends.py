@@ -28,7 +28,6 @@ _PROVIDER_ALIASES = {"tensorrt": "TensorrtExecutionProvider", "trt": "TensorrtEx
 _PROVIDER_LABELS = {"TensorrtExecutionProvider": "TensorRT", "CUDAExecutionProvider": "CUDA",
                     "CPUExecutionProvider": "CPU"}
 _ONNX_INPUT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
-_QUANT_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "ConvInteger", "MatMulInteger"}
 
 
 def _first_line(exc: BaseException) -> str:
@@ -72,18 +71,11 @@ def _provider_options(name: str):
 
 
 def _graph_precision(path: Path) -> str:
-    """What the graph computes in: Q/DQ ops -> int8, float16 tensors -> fp16, else fp32."""
     import onnx
 
-    graph = onnx.load(str(path), load_external_data=False).graph
-    if any(node.op_type in _QUANT_OPS for node in graph.node):
-        return "int8"
-    fp16 = onnx.TensorProto.FLOAT16
-    casts = [a.i for n in graph.node if n.op_type == "Cast" for a in n.attribute if a.name == "to"]
-    consts = [a.t.data_type for n in graph.node if n.op_type == "Constant" for a in n.attribute if a.name == "value"]
-    types = [t.data_type for t in graph.initializer] + casts + consts
-    types += [vi.type.tensor_type.elem_type for vi in graph.input]
-    return "fp16" if fp16 in types else "fp32"
+    from rainloop.engines.onnx_info import graph_precision
+
+    return graph_precision(onnx.load(str(path), load_external_data=False).graph)
 
 
 class OnnxBackend:
@@ -102,7 +94,6 @@ class OnnxBackend:
             raise RainloopError(f"{path}: a rainloop {kind} model, not a derainer")
         self._input, self.dtype, self.io = self._check_io(path)
         self._output = self.session.get_outputs()[0].name
-        # The graph, not its tags: quantizing an fp32 export keeps the fp32 tag.
         self.precision = _graph_precision(path)
         used = self.session.get_providers()[0]
         self.name = f"onnxruntime/{_PROVIDER_LABELS.get(used, used.replace('ExecutionProvider', ''))}"
