@@ -1,6 +1,7 @@
 """The threaded pipeline: real files, real threads, fake-rate live sources."""
 
 import _thread
+import signal
 import threading
 import time
 
@@ -157,10 +158,19 @@ def test_stop_finalises_the_output(kit, tmp_path):
 
 
 def test_ctrl_c_shuts_down_cleanly(kit, tmp_path):
+    # A shell's background job inherits SIGINT ignored, and then interrupt_main()
+    # does nothing: install Python's own handler, as an interactive run has it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     out = tmp_path / "live.mp4"
     pipeline = Pipeline(PacedCamera(kit, fps=100), lambda f: f, open_sink(str(out)))
     threading.Timer(0.3, _thread.interrupt_main).start()
-    stats = pipeline.run()
+    safety = threading.Timer(20.0, pipeline.stop)  # fail, never hang, if the interrupt is lost
+    safety.start()
+    try:
+        stats = pipeline.run()
+    finally:
+        safety.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert stats.interrupted and "stopped by Ctrl-C" in stats.summary()
     _finalised_frames(kit, out, stats)
 

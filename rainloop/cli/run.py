@@ -27,10 +27,21 @@ def add_arguments(parser):
     parser.add_argument("--providers", metavar="LIST", help="ONNX Runtime providers in order, e.g. cuda,cpu")
 
 
+def _stop_on_sigterm() -> None:
+    """systemd, docker and ROS launch stop with SIGTERM: finish like Ctrl-C, finalising the output file."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def run(args):
     from rainloop.runtime.live import run_live
     from rainloop.sizes import parse_size
 
+    _stop_on_sigterm()
     run_live(args.model, args.source, args.sink, size=parse_size(args.size) if args.size else None,
              side_by_side=args.side_by_side, headless=args.headless, max_frames=args.max_frames,
              fps_overlay=args.fps_overlay, providers=args.providers)
