@@ -32,10 +32,6 @@ class Profile:
     def as_dict(self) -> dict[str, list[int]]:
         return {"min": list(self.min), "opt": list(self.opt), "max": list(self.max)}
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "Profile":
-        return cls(tuple(d["min"]), tuple(d["opt"]), tuple(d["max"]))
-
     def __str__(self) -> str:
         return ":".join("x".join(map(str, s)) for s in (self.min, self.opt, self.max))
 

@@ -43,10 +43,6 @@ def test_default_adopts_fixed_model_dims():
     assert p.min == (1, 3, 256, 320) and p.max == (1, 3, 256, 1920)
 
 
-def test_round_trip_through_dict():
-    p = parse_shapes(DEFAULT_SHAPES, "nhwc")
-    assert Profile.from_dict(p.as_dict()) == p
-
 
 @pytest.mark.parametrize("text,words", [
     ("1280x720:640x480:1920x1080", "min <= opt <= max for H"),
