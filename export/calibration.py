@@ -12,15 +12,7 @@ from tqdm import tqdm
 
 from rainloop.data import open_unpaired
 from rainloop.errors import RainloopError
-
-
-def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """To (w, h) the way a camera frame is brought to the processing size."""
-    w, h = size
-    if frame.shape[1] == w and frame.shape[0] == h:
-        return frame
-    shrink = w < frame.shape[1] and h < frame.shape[0]
-    return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+from rainloop.frames import resize_to
 
 
 def _video_length(path: Path) -> int:
@@ -52,7 +44,7 @@ def calibration_frames(source: str | Path, n: int, size: tuple[int, int],
         raise RainloopError(f"--n {n}: need at least one calibration frame")
     source = Path(source)
     samples = _spread(open_unpaired(source), source, n)
-    return [resize_frame(s.rainy, size) for s in tqdm(samples, total=n, desc="reading calibration frames",
+    return [resize_to(s.rainy, size) for s in tqdm(samples, total=n, desc="reading calibration frames",
                                                        unit="frame", leave=False, disable=not progress)]
 
 

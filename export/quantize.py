@@ -21,7 +21,8 @@ from tqdm import tqdm
 from rainloop.atomic import atomic_path
 from rainloop.data import open_pairs
 from rainloop.errors import RainloopError
-from rainloop.export.calibration import FrameReader, calibration_frames, resize_frame
+from rainloop.export.calibration import FrameReader, calibration_frames
+from rainloop.frames import resize_to
 from rainloop.export.card import card_path, read_card, write_card
 from rainloop.files import sha256_file
 from rainloop.export.ort_model import OrtDerainer
@@ -189,7 +190,7 @@ def validation_pairs(val: str | Path, size: tuple[int, int]) -> tuple[list, str]
     pairs = open_pairs(val)
     picks = np.unique(np.linspace(0, len(pairs) - 1, min(VAL_MAX, len(pairs))).round().astype(int))
     samples = [pairs[int(i)] for i in picks]
-    return ([(resize_frame(s.rainy, size), resize_frame(s.clean, size)) for s in samples],
+    return ([(resize_to(s.rainy, size), resize_to(s.clean, size)) for s in samples],
             f"{val} ({pairs.layout} layout)")
 
 

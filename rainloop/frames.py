@@ -42,3 +42,13 @@ def from_model(y: np.ndarray, io: str) -> np.ndarray:
         u = cv2.convertScaleAbs(planes, alpha=255.0).reshape(3, h, w)
         cv2.merge((u[2], u[1], u[0]), dst=out[i])
     return out
+
+
+def resize_to(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize to (w, h) as the runtime feeds a model: area averaging when shrinking
+    (no aliasing), bilinear when enlarging. Calibration uses it too, so INT8
+    ranges are measured on frames prepared exactly like live ones."""
+    if (frame.shape[1], frame.shape[0]) == tuple(size):
+        return frame
+    shrink = size[0] * size[1] < frame.shape[0] * frame.shape[1]
+    return cv2.resize(frame, tuple(size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)

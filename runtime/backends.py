@@ -19,7 +19,7 @@ import numpy as np
 
 from rainloop import models
 from rainloop.errors import RainloopError
-from rainloop.frames import from_model, to_model
+from rainloop.frames import from_model, resize_to, to_model
 
 PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
@@ -218,14 +218,6 @@ def _precision_variant(path: Path, precision: str | None) -> Path:
 # --------------------------------------------------------------------------
 # Frame conversion: numpy views, one copy each way
 # --------------------------------------------------------------------------
-
-
-def resize_to(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize to (w, h): area averaging when shrinking (no aliasing), bilinear when enlarging."""
-    if (frame.shape[1], frame.shape[0]) == tuple(size):
-        return frame
-    shrink = size[0] * size[1] < frame.shape[0] * frame.shape[1]
-    return cv2.resize(frame, tuple(size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
 def as_bgr(frame: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 from rainloop import models
 from rainloop.errors import RainloopError
 from rainloop.runtime import Derainer
-from rainloop.runtime.backends import resize_to
+from rainloop.frames import resize_to
 
 
 def _frame(rng, w=53, h=37):
