@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 
 from rainloop.images import write_image
-from rainloop.training.batches import (draw_batch, open_real, open_synthetic, step_rngs, to_image,
-                                       to_tensor)
+from rainloop import builtin
+from rainloop.errors import RainloopError
+from rainloop.training.batches import (REAL_MIXES, draw_batch, draw_intensity, open_real, open_synthetic,
+                                       step_rngs, to_image, to_tensor)
 
 
 def test_builtin_pairs_mix_dry_frames_and_are_reproducible():
@@ -17,6 +19,26 @@ def test_builtin_pairs_mix_dry_frames_and_are_reproducible():
     assert 5 <= dry <= 30  # ~12% of the default mix
     again = open_synthetic("builtin", 40).draw(np.random.default_rng(1), 32)
     assert all(np.array_equal(a, b) for a, b in zip(again, draws[0]))
+
+
+def test_builtin_real_default_mix_has_dry_frames_and_drizzle_rain_mix_never_dry():
+    rng = np.random.default_rng(2)
+    default = [draw_intensity(rng, REAL_MIXES["default"]) for _ in range(400)]
+    rain = [draw_intensity(rng, REAL_MIXES["rain"]) for _ in range(400)]
+    assert 25 <= default.count(0.0) <= 75 and min(x for x in default if x) < 0.15
+    assert min(rain) >= 0.15
+    # A dry draw of the stand-in real domain is the untouched crop, a rainy one is not.
+    real, dry = open_real("builtin", 40), 0
+    for s in range(40):
+        frame = real.draw(np.random.default_rng(s), 32)[0]
+        twin = np.random.default_rng(s)
+        clean = builtin.random_crop(twin, (32, 32), split="train")
+        is_dry = draw_intensity(twin, REAL_MIXES["default"]) == 0.0
+        assert np.array_equal(frame, clean) == is_dry
+        dry += is_dry
+    assert dry >= 1
+    with pytest.raises(RainloopError, match="--real-mix 'fog'"):
+        open_real("builtin", 40, mix="fog")
 
 
 def test_batch_is_rgb_float_nchw_and_per_step_reproducible():

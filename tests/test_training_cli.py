@@ -40,6 +40,9 @@ def test_train_then_resume_with_more_steps(tmp_path, capsys):
     (["--crop", "36"], ["--crop 36", "multiple of 8"]),
     (["--steps", "0"], ["--steps must be at least 1"]),
     (["--device", "tpu"], ["--device"]),
+    (["--init", "default"], ["--init", "--preset edge"]),
+    (["--init", "{tmp}/nowhere.safetensors"], ["nowhere.safetensors", "no such derainer"]),
+    (["--init", "default", "--pretrain-steps", "1"], ["--pretrain-steps must be 0"]),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, fragments):
     (tmp_path / "data").mkdir()

@@ -9,6 +9,8 @@ from rainloop.errors import RainloopError
 from rainloop.training import loop, runs
 from rainloop.training.checkpoint import load_latest
 from rainloop.training.derainer_io import load_derainer
+from rainloop.training.jrgr import JRGR
+from rainloop.training.warm_start import warm_start
 
 OPTS = loop.Options(progress=False, tensorboard=False, ckpt_every=100, val_every=100)
 
@@ -94,3 +96,64 @@ def test_resume_may_extend_steps_but_not_change_the_run(tmp_path):
         runs.resume_run(run, {"crop": 64})
     with pytest.raises(RainloopError, match="already exists"):
         runs.create_run(run, config())
+
+
+def _net_state(tensors, name):
+    return {k[len(name) + 5:]: v for k, v in tensors.items() if k.startswith(f"net.{name}.")}
+
+
+def test_init_from_a_run_starts_stage2_with_all_its_networks(tmp_path):
+    src = tmp_path / "src"
+    runs.create_run(src, config(steps=3, pretrain=2))
+    loop.train(src, OPTS)
+    trained, _ = load_latest(src / "checkpoints")
+    cfg = runs.make_config("tiny", crop=32, batch=2, steps=1, seed=4, val="none", init=str(src))
+    model = JRGR(cfg)
+    warm_start(model, str(src))
+    assert model.g3_ready and model.stage(0) == 2
+    for name in ("g1", "g2", "g3", "g4", "d_t"):
+        for k, v in getattr(model.nets, name).state_dict().items():
+            assert torch.equal(v, trained[f"net.{name}.{k}"]), (name, k)
+    assert not any(p.requires_grad for p in model.nets.g1.parameters())
+    ft = tmp_path / "ft"
+    loop.train(ft, OPTS, new=cfg)
+    assert [line["stage"] for line in loop.read_losses(ft)] == [2]
+    tuned, info = load_latest(ft / "checkpoints")
+    assert info["g3_ready"] and not any(k.startswith("opt.pre.") for k in tuned)
+    for k, v in _net_state(trained, "g1").items():  # G1 stays frozen
+        assert torch.equal(tuned[f"net.g1.{k}"], v)
+
+
+def test_init_from_a_derainer_loads_it_into_g1_and_g3(tmp_path):
+    src = tmp_path / "src"
+    runs.create_run(src, config(steps=3, pretrain=2))
+    loop.train(src, OPTS)
+    derainer, _ = load_derainer(src / "g3.safetensors")
+    ft = tmp_path / "ft"
+    loop.train(ft, OPTS, new=runs.make_config("tiny", crop=32, batch=2, steps=1, seed=4, val="none",
+                                              init=str(src / "g3.safetensors")))
+    tuned, _ = load_latest(ft / "checkpoints")
+    for k, v in derainer.net.state_dict().items():
+        assert torch.equal(tuned[f"net.g1.{k}"], v)
+
+
+def test_init_refuses_stage1_runs_other_networks_and_pretraining(tmp_path):
+    src = tmp_path / "src"
+    runs.create_run(src, config(steps=2, pretrain=2))
+    loop.train(src, OPTS)
+    with pytest.raises(RainloopError, match="no stage-2 checkpoint"):
+        loop.train(tmp_path / "a", OPTS, new=runs.make_config("tiny", crop=32, batch=2, steps=1, init=str(src)))
+    with pytest.raises(RainloopError, match="--preset tiny"):
+        loop.train(tmp_path / "b", OPTS, new=runs.make_config("edge", crop=32, batch=2, steps=1, init=str(src)))
+    with pytest.raises(RainloopError, match="--pretrain-steps must be 0"):
+        runs.make_config("tiny", steps=4, pretrain_steps=2, init=str(src))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_runs_from_before_real_mix_resume_as_always_raining(tmp_path):
+    run = tmp_path / "run"
+    cfg = config(steps=1, pretrain=1)
+    del cfg["data"]["real_mix"]
+    runs.create_run(run, cfg)
+    assert runs.read_config(run)["data"]["real_mix"] == "rain"
+    assert config()["data"]["real_mix"] == "default"

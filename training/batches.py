@@ -30,16 +30,20 @@ RAIN_MIXES = {
     "light": {"dry": 0.15, "range": (0.05, 0.5)},
     "heavy": {"dry": 0.05, "range": (0.4, 1.0)},
 }
-# The stand-in real domain: always raining, a different look (physics renderer).
-REAL_RANGE = (0.15, 1.0)
+# The stand-in real domain (physics renderer): "default" has dry frames and
+# drizzle, as a camera sees them, so G3 learns to leave a dry scene alone;
+# "rain" (always raining) is how runs before --real-mix were trained.
+REAL_MIXES = {
+    "default": {"dry": 0.12, "range": (0.05, 1.0)},
+    "rain": {"dry": 0.0, "range": (0.15, 1.0)},
+}
 # A long video is kept in memory at training resolution; beyond this many
 # frames it is decimated (every other frame dropped) to bound memory.
 MAX_VIDEO_FRAMES = 2000
 
 
-def draw_intensity(rng: np.random.Generator, mix: str) -> float:
-    spec = RAIN_MIXES[mix]
-    if rng.random() < spec["dry"]:
+def draw_intensity(rng: np.random.Generator, spec: dict) -> float:
+    if spec["dry"] and rng.random() < spec["dry"]:
         return 0.0
     return float(rng.uniform(*spec["range"]))
 
@@ -76,19 +80,23 @@ class BuiltinPairs:
         from rainloop import builtin, rain
 
         clean = builtin.random_crop(rng, (crop, crop), split="train")
-        return rain.render(clean, rng, style="streak", intensity=draw_intensity(rng, self.mix)), clean
+        return rain.render(clean, rng, style="streak", intensity=draw_intensity(rng, RAIN_MIXES[self.mix])), clean
 
 
 class BuiltinReal:
     """Stand-in real domain: physics rain on other built-in crops (never paired with B_s)."""
 
-    description = "builtin: physics rain on built-in train photos (stand-in for real footage)"
+    def __init__(self, mix: str = "default"):
+        if mix not in REAL_MIXES:
+            raise RainloopError(f"--real-mix {mix!r}: choose one of {', '.join(REAL_MIXES)}")
+        self.mix = mix
+        self.description = f"builtin: physics rain ({mix} mix) on built-in train photos (stand-in for real footage)"
 
     def draw(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray]:
         from rainloop import builtin, rain
 
         clean = builtin.random_crop(rng, (crop, crop), split="train")
-        return (rain.render(clean, rng, style="physics", intensity=float(rng.uniform(*REAL_RANGE))),)
+        return (rain.render(clean, rng, style="physics", intensity=draw_intensity(rng, REAL_MIXES[self.mix])),)
 
 
 class _FolderSource:
@@ -186,9 +194,9 @@ def open_synthetic(spec: str, load: int, mix: str = "default"):
     return FolderPairs(spec, load)
 
 
-def open_real(spec: str, load: int, every: int = 1):
+def open_real(spec: str, load: int, every: int = 1, mix: str = "default"):
     if spec == "builtin":
-        return BuiltinReal()
+        return BuiltinReal(mix)
     _need_path(spec, "--real")
     return FolderUnpaired(spec, load, every)
 

@@ -141,8 +141,10 @@ class JRGR:
         total, start = self.cfg["steps"], self.cfg["pretrain_steps"]
         return min(1.0, (total - step) / ((total - start) / 2 + 1))
 
-    def begin_stage2(self) -> None:
-        self.nets.g3.load_state_dict(self.nets.g1.state_dict())
+    def begin_stage2(self, copy_g1: bool = True) -> None:
+        """G3 starts as G1 (method.md), unless it was already loaded (training.warm_start)."""
+        if copy_g1:
+            self.nets.g3.load_state_dict(self.nets.g1.state_dict())
         self.g3_ready = True
         self._freeze_g1()
 

@@ -27,6 +27,7 @@ from rainloop.training.derainer_io import save_derainer
 from rainloop.training.jrgr import JRGR, forward_loops
 from rainloop.training.runs import check_free, create_run, read_config
 from rainloop.training.validation import evaluate, open_val
+from rainloop.training.warm_start import warm_start
 
 
 @dataclass
@@ -56,16 +57,18 @@ def train(run_dir: str | Path, opts: Options = Options(), until: int | None = No
     cfg = read_config(run_dir) if new is None else new
     data = cfg["data"]
     syn = open_synthetic(data["syn"], cfg["load"], data["rain_mix"])
-    real = open_real(data["real"], cfg["load"], data["every"])
+    real = open_real(data["real"], cfg["load"], data["every"], data["real_mix"])
     val_pairs = open_val(data["val"])
-    if new is not None:
-        create_run(run_dir, cfg)
     model = JRGR(cfg, opts.device, opts.amp)
     val: dict = {}
-    ckpt = load_latest(run_dir / "checkpoints")
+    ckpt = None if new is not None else load_latest(run_dir / "checkpoints")
     if ckpt is not None:
         model.load_state(*ckpt)
         val = ckpt[1].get("val", {})
+    elif cfg.get("init"):  # also when a warm-started run was killed before its first checkpoint
+        warm_start(model, cfg["init"])
+    if new is not None:
+        create_run(run_dir, cfg)
     end = cfg["steps"] if until is None else min(until, cfg["steps"])
     log = LossLog(run_dir / "losses.jsonl", model.step)
     board = _board(run_dir / "tb", model.step) if opts.tensorboard else None
@@ -125,7 +128,7 @@ def dry_run(cfg: dict, opts: Options = Options()) -> list[dict]:
     """Two steps of each stage in a temporary run folder; returns the per-step log lines."""
     with tempfile.TemporaryDirectory(prefix="rainloop-dry-") as tmp:
         run = Path(tmp) / "run"
-        train(run, replace(opts, progress=False, ckpt_every=4, val_every=4), new={**cfg, "steps": 4, "pretrain_steps": 2})
+        train(run, replace(opts, progress=False, ckpt_every=4, val_every=4), new={**cfg, "steps": 4, "pretrain_steps": 0 if cfg.get("init") else 2})
         return read_losses(run)
 
 

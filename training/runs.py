@@ -24,12 +24,14 @@ PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain")
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
-                rain_mix: str = "default", every: int = 1, steps: int | None = None,
-                pretrain_steps: int | None = None, seed: int = 0, **overrides) -> dict:
+                rain_mix: str = "default", real_mix: str = "default", every: int = 1,
+                steps: int | None = None, pretrain_steps: int | None = None, seed: int = 0,
+                init: str | None = None, **overrides) -> dict:
     """The preset dict with overrides applied, plus the data and the schedule.
 
     overrides: crop, batch, lr, lr_pretrain, lambda_sup, lambda_cyc, lambda_adv,
-    lambda_idt (None = keep the preset's value).
+    lambda_idt (None = keep the preset's value). `init` (a run folder or a
+    derainer, see training.init) starts from trained weights, in stage 2.
     """
     cfg = get_preset(preset)
     unknown = set(overrides) - set(PLAIN_KEYS) - set(LOSS_KEYS)
@@ -47,9 +49,15 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
         else:
             cfg[key] = value
     steps = DEFAULT_STEPS if steps is None else steps
+    if init is not None:
+        if pretrain_steps:
+            raise RainloopError("--init starts from a trained G3 in stage 2; --pretrain-steps must be 0")
+        pretrain_steps = 0
+        cfg["init"] = init
     cfg.update(format=FORMAT, steps=int(steps),
                pretrain_steps=int(steps // 2 if pretrain_steps is None else pretrain_steps), seed=int(seed),
-               data={"syn": syn, "real": real, "val": val, "rain_mix": rain_mix, "every": int(every)})
+               data={"syn": syn, "real": real, "val": val, "rain_mix": rain_mix, "real_mix": real_mix,
+                     "every": int(every)})
     check_config(cfg)
     return cfg
 
@@ -75,7 +83,9 @@ def read_config(run_dir: str | Path) -> dict:
     path = Path(run_dir) / CONFIG
     if not path.exists():
         raise RainloopError(f"{run_dir}: not a training run (no {CONFIG})")
-    return read_json(path, "run config", FORMAT)
+    cfg = read_json(path, "run config", FORMAT)
+    cfg["data"].setdefault("real_mix", "rain")  # runs from before --real-mix were always raining
+    return cfg
 
 
 def create_run(run_dir: str | Path, cfg: dict) -> None:
@@ -120,4 +130,4 @@ def _current(cfg: dict, key: str):
         return cfg["loss"][LOSS_KEYS[key]]
     if key in cfg["data"]:
         return cfg["data"][key]
-    return cfg[key]
+    return cfg.get(key)

@@ -24,6 +24,12 @@ def add_arguments(parser):
     parser.add_argument("--every", type=int, help="with a video --real: keep every k-th frame (default 1)")
     parser.add_argument("--rain-mix", choices=["default", "light", "heavy"],
                         help="intensity mix of the built-in synthetic rain (default: default, 12%% dry)")
+    parser.add_argument("--real-mix", choices=["default", "rain"],
+                        help="intensity mix of --real builtin (default: default, 12%% dry, drizzle to downpour; "
+                             "rain: always raining)")
+    parser.add_argument("--init", help="start in stage 2 from trained weights: a run folder (all networks) or a "
+                                       "derainer (.safetensors, or 'default': G1 = G3 = it), e.g. to fine-tune "
+                                       "on your own footage")
     parser.add_argument("--out", help="run folder (must not exist unless --resume)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     parser.add_argument("--steps", type=int, help="total steps, both stages (default 2000)")
@@ -48,7 +54,7 @@ def add_arguments(parser):
 
 
 _OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt")
-_DATA = ("syn", "real", "val", "rain_mix", "every")
+_DATA = ("syn", "real", "val", "rain_mix", "real_mix", "every")
 
 
 def run(args):
@@ -76,7 +82,7 @@ def run(args):
         raise RainloopError("--out RUN is required (the run folder to create or --resume)")
     new = None
     if args.resume:
-        requested = {k: getattr(args, k) for k in ("preset", "steps", "pretrain_steps", "seed", *_OVERRIDES, *_DATA)}
+        requested = {k: getattr(args, k) for k in ("preset", "steps", "pretrain_steps", "seed", "init", *_OVERRIDES, *_DATA)}
         runs.resume_run(args.out, requested)
     else:
         new = runs.make_config(**_new_settings(args))
@@ -93,7 +99,7 @@ def run(args):
 
 def _new_settings(args) -> dict:
     """Explicit values for a new run; unset ones fall back to the preset/defaults."""
-    given = {k: getattr(args, k) for k in ("steps", "pretrain_steps", *_OVERRIDES)}
+    given = {k: getattr(args, k) for k in ("steps", "pretrain_steps", "init", *_OVERRIDES)}
     data = {k: getattr(args, k) for k in _DATA if getattr(args, k) is not None}
     return {"preset": args.preset or "edge", "seed": args.seed or 0, **given, **data}
 

@@ -1,0 +1,54 @@
+"""`rainloop train --init`: a new run that starts from trained weights, in stage 2.
+
+Two sources:
+- a run folder that reached stage 2: every network (G1..G4, the critics) from
+  its newest checkpoint; the optimizers, pools and step start afresh;
+- a derainer (`g3.safetensors`, or `default`, the bundled one): G1 = G3 = it,
+  translators and critics from scratch. This is how a user fine-tunes the
+  shipped model on their own camera's rain without re-running stage 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rainloop.errors import RainloopError
+from rainloop.training.checkpoint import load_latest
+from rainloop.training.derainer_io import load_derainer
+from rainloop.training.jrgr import JRGR
+from rainloop.training.runs import CONFIG, read_config
+
+
+def warm_start(model: JRGR, source: str) -> None:
+    if source == "default":
+        from rainloop.models import resolve
+
+        path = resolve("default", want="weights")
+    else:
+        path = Path(source)
+    if (path / CONFIG).is_file():
+        _from_run(model, path)
+    else:
+        _from_derainer(model, path)
+    model.begin_stage2(copy_g1=False)
+
+
+def _from_run(model: JRGR, run: Path) -> None:
+    cfg = read_config(run)
+    for key in ("g1", "g2", "d"):
+        if cfg[key] != model.cfg[key]:
+            raise RainloopError(f"--init {run}: its networks differ from this run's ({key}: {cfg[key]}); "
+                                f"use --preset {cfg['preset']} and the same sizes")
+    ckpt = load_latest(run / "checkpoints")
+    if ckpt is None or not ckpt[1]["g3_ready"]:
+        raise RainloopError(f"--init {run}: has no stage-2 checkpoint (no G3 yet); resume that run instead")
+    model.nets.load_state_dict({k[4:]: v for k, v in ckpt[0].items() if k.startswith("net.")})
+
+
+def _from_derainer(model: JRGR, path: Path) -> None:
+    padded, card = load_derainer(path)
+    if card["net"] != model.cfg["g1"]:
+        raise RainloopError(f"--init {path}: a {card['net']} derainer, but this run builds {model.cfg['g1']}; "
+                            f"use --preset {card.get('preset', 'edge')}")
+    for net in (model.nets.g1, model.nets.g3):
+        net.load_state_dict(padded.net.state_dict())
