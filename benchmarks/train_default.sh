@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
-# Rebuilds the bundled default model exactly: edge preset, full JRGR (stage 1 + stage 2),
-# built-in data (streak pairs + physics rain as the stand-in real domain), seed 0.
-# Interrupt it at any time; running it again resumes the same run.
-#   bash benchmarks/train_default.sh [RUN_DIR]
+# Rebuilds the bundled default model exactly: edge preset, full JRGR, built-in data
+# (streak pairs + physics rain as the stand-in real domain), in two runs:
+#   A  runs/default     seed 0: 3000 stage-1 steps (G1 on streak pairs), then 2200 JRGR
+#                       steps against always-raining physics rain (--real-mix rain);
+#   B  runs/default-ft  seed 1: --init from A, 2400 more JRGR steps with dry frames and
+#                       drizzle in the real domain and the identity term on clean images,
+#                       so that a dry scene passes through unchanged.
+# Interrupt it at any time; running it again resumes where it stopped.
+#   bash benchmarks/train_default.sh [RUN_DIR]      (B goes to RUN_DIR-ft)
+#   PACKAGE=1 bash benchmarks/train_default.sh      also copies B's G3 into the package
 set -euo pipefail
 RUN=${1:-runs/default}
-STEPS=${STEPS:-5200}
-PRETRAIN=${PRETRAIN:-3000}
-ARGS=(--preset edge --syn builtin --real builtin --val builtin --crop 96 --batch 4
-      --steps "$STEPS" --pretrain-steps "$PRETRAIN" --seed 0 --threads "${THREADS:-1}"
-      --ckpt-every 100 --val-every 250 --out "$RUN")
-if [ -f "$RUN/config.json" ]; then
-  rainloop train "${ARGS[@]}" --resume
-else
-  rainloop train "${ARGS[@]}"
-fi
-# Package it: weights + card, the checked FP32 ONNX and its card.
+COMMON=(--preset edge --syn builtin --real builtin --val builtin --crop 96 --batch 4
+        --threads "${THREADS:-1}" --ckpt-every 100 --val-every 250)
+
+train() {  # train OUT ARGS...: start the run, or resume it if it exists
+  local out=$1; shift
+  if [ -f "$out/config.json" ]; then
+    rainloop train "${COMMON[@]}" "$@" --out "$out" --resume
+  else
+    rainloop train "${COMMON[@]}" "$@" --out "$out"
+  fi
+}
+
+train "$RUN" --steps 5200 --pretrain-steps 3000 --seed 0 --real-mix rain
+train "$RUN-ft" --init "$RUN" --steps 2400 --seed 1 --real-mix default --lambda-idt "${IDT:-20}"
+
 if [ -n "${PACKAGE:-}" ]; then
   DEST=rainloop/assets/default
-  cp "$RUN/g3.safetensors" "$RUN/g3.json" "$DEST/"
+  cp "$RUN-ft/g3.safetensors" "$RUN-ft/g3.json" "$DEST/"
   rainloop export "$DEST/g3.safetensors" --out "$DEST/model.onnx"
 fi

@@ -40,7 +40,7 @@ def test_run_writes_config_log_checkpoints_and_a_loadable_g3(tmp_path):
     assert any((run / "tb").iterdir())
     net, card = load_derainer(run)
     assert card["stage"] == 2 and card["step"] == 3 and card["preset"] == "tiny" and card["seed"] == 3
-    assert card["val_psnr"] > 5 and card["val_input_psnr"] > 5
+    assert card["val_psnr"] > 5 and card["val_input_psnr"] > 5 and 5 < card["val_dry_psnr"] <= 100
     assert card["command"] == "rainloop train test" and card["machine"] and card["train_seconds"] >= 0
     assert "physics" in card["data"]["real"]
     y = net(torch.rand(1, 3, 20, 30))
@@ -135,6 +135,9 @@ def test_init_from_a_derainer_loads_it_into_g1_and_g3(tmp_path):
     tuned, _ = load_latest(ft / "checkpoints")
     for k, v in derainer.net.state_dict().items():
         assert torch.equal(tuned[f"net.g1.{k}"], v)
+    card = load_derainer(ft)[1]  # the card tells where the weights came from
+    assert card["step"] == 1 and card["init"]["source"] == str(src / "g3.safetensors")
+    assert card["init"]["step"] == 3 and card["init"]["seed"] == 3
 
 
 def test_init_refuses_stage1_runs_other_networks_and_pretraining(tmp_path):

@@ -66,7 +66,7 @@ def train(run_dir: str | Path, opts: Options = Options(), until: int | None = No
         model.load_state(*ckpt)
         val = ckpt[1].get("val", {})
     elif cfg.get("init"):  # also when a warm-started run was killed before its first checkpoint
-        warm_start(model, cfg["init"])
+        cfg["init_from"] = warm_start(model, cfg["init"])
     if new is not None:
         create_run(run_dir, cfg)
     end = cfg["steps"] if until is None else min(until, cfg["steps"])
@@ -96,7 +96,7 @@ def train(run_dir: str | Path, opts: Options = Options(), until: int | None = No
             if (step + 1) % opts.val_every == 0 or last:
                 val = {**evaluate(model.derainer(), val_pairs, model.device), "step": step + 1}
                 if board is not None:
-                    for k in ("psnr", "ssim"):
+                    for k in ("psnr", "ssim", "dry_psnr"):
                         if k in val:
                             board.add_scalar(f"val/{k}", val[k], step)
                     board.add_image("loops", _grid(model, batch, stage), step)
@@ -119,6 +119,8 @@ def _save(run_dir: Path, model: JRGR, val: dict, losses: dict, described: dict, 
     meta = {"preset": cfg["preset"], "step": model.step, "stage": info["stage"], "seed": cfg["seed"],
             "data": described, "val_psnr": val.get("psnr"), "val_ssim": val.get("ssim"),
             "val_input_psnr": val.get("input_psnr"), "val_input_ssim": val.get("input_ssim"),
+            "val_dry_psnr": val.get("dry_psnr"),
+            **({"init": cfg["init_from"]} if "init_from" in cfg else {}),
             "train_seconds": round(model.train_seconds, 1), "machine": machine(model.device),
             "command": opts.command}
     save_derainer(model.derainer(), cfg["g1"], run_dir / "g3.safetensors", meta)

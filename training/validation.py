@@ -70,13 +70,17 @@ def derain_fn(net: torch.nn.Module, device="cpu"):
 
 
 def evaluate(net: torch.nn.Module, pairs, device="cpu") -> dict[str, float]:
-    """Mean PSNR/SSIM of the derained output and of the rainy input ({} without pairs)."""
+    """Mean PSNR/SSIM of the derained output and of the rainy input ({} without pairs), and
+    `dry_psnr`: the clean images passed through, output against input (a derainer must
+    leave a dry scene alone)."""
     from rainloop.data import Sample
     from rainloop.evaluate import evaluate as score
 
     if not pairs:
         return {}
     was_training = net.training
-    scores = score([Sample(r, c, str(i)) for i, (r, c) in enumerate(pairs)], derain_fn(net, device))
+    derain = derain_fn(net, device)
+    scores = score([Sample(r, c, str(i)) for i, (r, c) in enumerate(pairs)], derain)
+    dry = score([Sample(c, c, str(i)) for i, (_, c) in enumerate(pairs)], derain)
     net.train(was_training)
-    return {k: scores[k] for k in ("psnr", "ssim", "input_psnr", "input_ssim")}
+    return {**{k: scores[k] for k in ("psnr", "ssim", "input_psnr", "input_ssim")}, "dry_psnr": dry["psnr"]}

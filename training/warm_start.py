@@ -19,21 +19,20 @@ from rainloop.training.jrgr import JRGR
 from rainloop.training.runs import CONFIG, read_config
 
 
-def warm_start(model: JRGR, source: str) -> None:
+def warm_start(model: JRGR, source: str) -> dict:
+    """Load the weights; returns the source's lineage (steps, seed, training time) for the card."""
     if source == "default":
         from rainloop.models import resolve
 
         path = resolve("default", want="weights")
     else:
         path = Path(source)
-    if (path / CONFIG).is_file():
-        _from_run(model, path)
-    else:
-        _from_derainer(model, path)
+    lineage = _from_run(model, path) if (path / CONFIG).is_file() else _from_derainer(model, path)
     model.begin_stage2(copy_g1=False)
+    return {"source": source, **lineage}
 
 
-def _from_run(model: JRGR, run: Path) -> None:
+def _from_run(model: JRGR, run: Path) -> dict:
     cfg = read_config(run)
     for key in ("g1", "g2", "d"):
         if cfg[key] != model.cfg[key]:
@@ -43,12 +42,17 @@ def _from_run(model: JRGR, run: Path) -> None:
     if ckpt is None or not ckpt[1]["g3_ready"]:
         raise RainloopError(f"--init {run}: has no stage-2 checkpoint (no G3 yet); resume that run instead")
     model.nets.load_state_dict({k[4:]: v for k, v in ckpt[0].items() if k.startswith("net.")})
+    info = ckpt[1]
+    return {"step": info["step"], "pretrain_steps": cfg["pretrain_steps"], "seed": cfg["seed"],
+            "data": cfg["data"], "train_seconds": round(info.get("train_seconds", 0.0), 1),
+            **({"init": cfg["init_from"]} if "init_from" in cfg else {})}
 
 
-def _from_derainer(model: JRGR, path: Path) -> None:
+def _from_derainer(model: JRGR, path: Path) -> dict:
     padded, card = load_derainer(path)
     if card["net"] != model.cfg["g1"]:
         raise RainloopError(f"--init {path}: a {card['net']} derainer, but this run builds {model.cfg['g1']}; "
                             f"use --preset {card.get('preset', 'edge')}")
     for net in (model.nets.g1, model.nets.g3):
         net.load_state_dict(padded.net.state_dict())
+    return {k: card[k] for k in ("step", "seed", "train_seconds", "init") if k in card}

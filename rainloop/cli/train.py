@@ -88,8 +88,11 @@ def run(args):
         new = runs.make_config(**_new_settings(args))
     summary = loop.train(args.out, opts, new=new)
     val = summary["val"]
-    scored = (f"val PSNR {val['psnr']:.2f} dB (input {val['input_psnr']:.2f})" if "psnr" in val
-              else "no validation set")
+    scored = "no validation set"
+    if "psnr" in val:
+        scored = f"val PSNR {val['psnr']:.2f} dB (input {val['input_psnr']:.2f})"
+        if "dry_psnr" in val:  # checkpoints from before it was measured lack it
+            scored += f", dry frames {val['dry_psnr']:.2f} dB"
     print(f"{args.out}: step {summary['step']} (stage {summary['stage']}), {scored}, "
           f"{summary['train_seconds'] / 60:.1f} min trained; derainer: {args.out}/g3.safetensors")
     if summary["stopped"]:
