@@ -86,9 +86,21 @@ class EdgeUNet(nn.Module):
     FP16), resize + conv upsampling instead of ConvTranspose (TensorRT and
     ONNX Runtime disagree on its per-channel INT8 axis), and a residual head
     B = O - R so a dry frame passes through when R is ~0.
+
+    With `gate`, R is scaled by a per-frame rain gate in (0, 1) computed from
+    the global average of every encoder level. A dry scene and a veiled rainy
+    one can look alike locally (low contrast); whether the frame has rain
+    streaks at all is a whole-frame question, and the gate lets the network
+    answer it once and pass dry frames through unchanged.
     """
 
-    def __init__(self, levels: int = 3, base: int = 16, max_mult: int = 4, blocks: int = 1):
+    # The gate's logit is GATE_GAIN * a small head: Adam moves each weight by
+    # about the learning rate per step, so the gain lets the gate swing from open
+    # to closed within a fine-tune's few thousand steps; it starts open (sigmoid(4)).
+    GATE_GAIN = 10.0
+    GATE_OPEN = 4.0
+
+    def __init__(self, levels: int = 3, base: int = 16, max_mult: int = 4, blocks: int = 1, gate: bool = False):
         super().__init__()
         chans = [min(base * 2 ** i, base * max_mult) for i in range(levels + 1)]
         self.head = nn.Sequential(nn.Conv2d(3, chans[0], 3, 1, 1), nn.ReLU(True))
@@ -106,16 +118,25 @@ class EdgeUNet(nn.Module):
             for i in reversed(range(levels)))
         self.tail = nn.Conv2d(chans[0], 3, 3, 1, 1)
         self.multiple = 2 ** levels
+        self.gate = None
+        if gate:
+            self.gate = nn.Sequential(nn.Conv2d(sum(chans), 32, 1), nn.ReLU(True), nn.Conv2d(32, 1, 1))
+            nn.init.zeros_(self.gate[-1].weight)
+            nn.init.constant_(self.gate[-1].bias, self.GATE_OPEN / self.GATE_GAIN)
 
     def forward(self, x):
         skips = [self.head(x)]
         for down in self.downs:
             skips.append(down(skips[-1]))
+        if self.gate is not None:
+            pooled = torch.cat([F.adaptive_avg_pool2d(s, 1) for s in skips], 1)
+            rain = torch.sigmoid(self.GATE_GAIN * self.gate(pooled))
         y = skips.pop()
         for squeeze, fuse in zip(self.squeeze, self.fuse):
             y = F.interpolate(squeeze(y), scale_factor=2.0, mode="nearest")
             y = fuse(y + skips.pop())
-        return x - self.tail(y)
+        residual = self.tail(y)
+        return x - (residual if self.gate is None else rain * residual)
 
 
 # --------------------------------------------------------------------------

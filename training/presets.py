@@ -24,7 +24,7 @@ PRESETS: dict[str, dict] = {
     },
     # Real time on Jetson: conv/ReLU derainer, lighter translators and critics.
     "edge": {
-        "g1": {"type": "edge_unet", "levels": 4, "base": 16, "max_mult": 4, "blocks": 2},
+        "g1": {"type": "edge_unet", "levels": 4, "base": 16, "max_mult": 4, "blocks": 2, "gate": True},
         "g2": {"type": "resnet", "base": 16, "blocks": 4, "norm": "instance"},
         "d": {"type": "patch", "base": 32, "layers": 3, "norm": "instance"},
         "loss": dict(_LOSSES),
@@ -33,7 +33,7 @@ PRESETS: dict[str, dict] = {
     },
     # The smallest preset that still learns: CPU runs and tests.
     "tiny": {
-        "g1": {"type": "edge_unet", "levels": 3, "base": 8, "max_mult": 4, "blocks": 1},
+        "g1": {"type": "edge_unet", "levels": 3, "base": 8, "max_mult": 4, "blocks": 1, "gate": True},
         "g2": {"type": "resnet", "base": 8, "blocks": 2, "norm": "instance"},
         "d": {"type": "patch", "base": 8, "layers": 2, "norm": "instance"},
         "loss": dict(_LOSSES),

@@ -20,7 +20,7 @@ DEFAULT_STEPS = 2000
 # Overridable preset entries -> where they live in the config.
 LOSS_KEYS = {"lambda_sup": "supervised", "lambda_cyc": "cycle", "lambda_adv": "adversarial",
              "lambda_idt": "identity"}
-PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain")
+PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate")
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
@@ -29,8 +29,8 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
                 init: str | None = None, **overrides) -> dict:
     """The preset dict with overrides applied, plus the data and the schedule.
 
-    overrides: crop, batch, lr, lr_pretrain, lambda_sup, lambda_cyc, lambda_adv,
-    lambda_idt (None = keep the preset's value). `init` (a run folder or a
+    overrides: crop, batch, lr, lr_pretrain, gate ("on"/"off"), lambda_sup, lambda_cyc,
+    lambda_adv, lambda_idt (None = keep the preset's value). `init` (a run folder or a
     derainer, see training.init) starts from trained weights, in stage 2.
     """
     cfg = get_preset(preset)
@@ -40,7 +40,11 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
     for key, value in overrides.items():
         if value is None:
             continue
-        if key in LOSS_KEYS:
+        if key == "gate":
+            if cfg["g1"]["type"] != "edge_unet":
+                raise RainloopError(f"--gate: the {preset} derainer has no rain gate")
+            cfg["g1"]["gate"] = value == "on"
+        elif key in LOSS_KEYS:
             cfg["loss"][LOSS_KEYS[key]] = float(value)
         elif key == "crop":
             # Keep the preset's load/crop ratio (CycleGAN resizes a little, then crops).
@@ -126,6 +130,8 @@ def resume_run(run_dir: str | Path, requested: dict) -> dict:
 
 
 def _current(cfg: dict, key: str):
+    if key == "gate":
+        return "on" if cfg["g1"].get("gate") else "off"
     if key in LOSS_KEYS:
         return cfg["loss"][LOSS_KEYS[key]]
     if key in cfg["data"]:

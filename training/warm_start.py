@@ -6,6 +6,9 @@ Two sources:
 - a derainer (`g3.safetensors`, or `default`, the bundled one): G1 = G3 = it,
   translators and critics from scratch. This is how a user fine-tunes the
   shipped model on their own camera's rain without re-running stage 1.
+
+A derainer trained without the rain gate (networks.EdgeUNet) may be loaded
+into one with it: the gate starts open, so the network starts out as trained.
 """
 
 from __future__ import annotations
@@ -35,13 +38,13 @@ def warm_start(model: JRGR, source: str) -> dict:
 def _from_run(model: JRGR, run: Path) -> dict:
     cfg = read_config(run)
     for key in ("g1", "g2", "d"):
-        if cfg[key] != model.cfg[key]:
+        if _ungated(cfg[key]) != _ungated(model.cfg[key]):
             raise RainloopError(f"--init {run}: its networks differ from this run's ({key}: {cfg[key]}); "
                                 f"use --preset {cfg['preset']} and the same sizes")
     ckpt = load_latest(run / "checkpoints")
     if ckpt is None or not ckpt[1]["g3_ready"]:
         raise RainloopError(f"--init {run}: has no stage-2 checkpoint (no G3 yet); resume that run instead")
-    model.nets.load_state_dict({k[4:]: v for k, v in ckpt[0].items() if k.startswith("net.")})
+    _load(model.nets, {k[4:]: v for k, v in ckpt[0].items() if k.startswith("net.")}, run)
     info = ckpt[1]
     return {"step": info["step"], "pretrain_steps": cfg["pretrain_steps"], "seed": cfg["seed"],
             "data": cfg["data"], "train_seconds": round(info.get("train_seconds", 0.0), 1),
@@ -50,9 +53,21 @@ def _from_run(model: JRGR, run: Path) -> dict:
 
 def _from_derainer(model: JRGR, path: Path) -> dict:
     padded, card = load_derainer(path)
-    if card["net"] != model.cfg["g1"]:
+    if _ungated(card["net"]) != _ungated(model.cfg["g1"]):
         raise RainloopError(f"--init {path}: a {card['net']} derainer, but this run builds {model.cfg['g1']}; "
                             f"use --preset {card.get('preset', 'edge')}")
     for net in (model.nets.g1, model.nets.g3):
-        net.load_state_dict(padded.net.state_dict())
+        _load(net, padded.net.state_dict(), path)
     return {k: card[k] for k in ("step", "seed", "train_seconds", "init") if k in card}
+
+
+def _ungated(spec: dict) -> dict:
+    return {k: v for k, v in spec.items() if k != "gate"}
+
+
+def _load(module, state: dict, source: Path) -> None:
+    """Strict, except that a rain gate the source lacks keeps its (open) initialisation."""
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    if unexpected or any(".gate." not in f".{k}" for k in missing):
+        raise RainloopError(f"--init {source}: a derainer with a rain gate cannot start one without; "
+                            "use a preset with the same gate setting")

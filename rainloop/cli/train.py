@@ -36,6 +36,9 @@ def add_arguments(parser):
     parser.add_argument("--pretrain-steps", type=int, help="stage-1 steps of G1 alone (default steps/2)")
     parser.add_argument("--crop", type=int, help="training crop side (default from the preset)")
     parser.add_argument("--batch", type=int, help="batch size (default from the preset)")
+    parser.add_argument("--gate", choices=["on", "off"],
+                        help="edge/tiny derainer's per-frame rain gate, which lets dry frames pass through "
+                             "(default on)")
     parser.add_argument("--lr", type=float, help="stage-2 learning rate (default from the preset)")
     parser.add_argument("--lr-pretrain", type=float, help="stage-1 learning rate (default from the preset)")
     parser.add_argument("--lambda-sup", type=float, help="supervised MSE weight (paper 50)")
@@ -53,7 +56,7 @@ def add_arguments(parser):
     parser.add_argument("--print-model", action="store_true", help="print parameters and GFLOPs of the preset's nets")
 
 
-_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt")
+_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt")
 _DATA = ("syn", "real", "val", "rain_mix", "real_mix", "every")
 
 
