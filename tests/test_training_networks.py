@@ -1,9 +1,11 @@
 """The edge derainer's rain gate: it starts open, a closed gate passes a frame through
-bit for bit, and the identity term teaches it to close on clean images."""
+bit for bit, and the identity and gate terms teach it when to close."""
 
+import numpy as np
 import torch
 
 from rainloop.training import losses
+from rainloop.training.batches import open_synthetic, to_tensor
 from rainloop.training.networks import EdgeUNet
 
 SPEC = {"levels": 2, "base": 4, "max_mult": 2, "blocks": 1}
@@ -39,3 +41,22 @@ def test_identity_term_closes_the_gate_on_clean_images():
         losses.identity(gated, clean).backward()
         opt.step()
     assert losses.identity(gated, clean).item() < 0.05 * before
+
+
+def test_gate_loss_teaches_the_gate_which_frames_are_wet():
+    syn = open_synthetic("builtin", 40)
+    rng = np.random.default_rng(0)
+    pairs = [syn.draw(rng, 32) for _ in range(16)]
+    batch = {"O_s": to_tensor([p[0] for p in pairs]), "B_s": to_tensor([p[1] for p in pairs])}
+    wet = (batch["O_s"] != batch["B_s"]).flatten(1).any(1)
+    assert 0 < int(wet.sum()) < 16  # the built-in mix has dry pairs
+    _, gated = gated_twin()
+    opt = torch.optim.Adam(gated.parameters(), lr=1e-3)
+    for _ in range(150):
+        opt.zero_grad()
+        losses.gate(gated, batch, batch["O_s"]).backward()
+        opt.step()
+    with torch.no_grad():
+        logits = gated.rain_logit(torch.cat([batch["B_s"], batch["O_s"]]))
+    clean, rainy = logits[:16], logits[16:]
+    assert (clean < 0).all() and (rainy[wet] > 0).all() and (rainy[~wet] < 0).all()

@@ -66,6 +66,16 @@ def identity(g3, B_s) -> torch.Tensor:
     return l1(g3(B_s), B_s)
 
 
+def gate(g3, batch: dict, Ot1: torch.Tensor) -> torch.Tensor:
+    """Our addition for the gated edge derainer: teach its rain gate directly which frames
+    are wet. Labels come from the synthetic side, where they are known: B_s is dry, O_s
+    is wet unless the pair is a dry one, and the fake real image Ot1 shares O_s's label."""
+    wet = (batch["O_s"] != batch["B_s"]).flatten(1).any(1).float()
+    images = torch.cat([batch["B_s"], batch["O_s"], Ot1.detach()])
+    labels = torch.cat([torch.zeros_like(wet), wet, wet])
+    return F.binary_cross_entropy_with_logits(g3.rain_logit(images).float(), labels)
+
+
 def generator_losses(out: dict, batch: dict, nets, weights: dict) -> dict:
     """All generator terms of stage 2, weighted, plus their sum under "total".
 
@@ -83,5 +93,8 @@ def generator_losses(out: dict, batch: dict, nets, weights: dict) -> dict:
     if weights.get("identity", 0.0) > 0:
         terms["idt"] = identity(nets.g3, batch["B_s"])
         scaled["idt"] = weights["identity"] * terms["idt"]
+    if weights.get("gate", 0.0) > 0 and getattr(nets.g3, "gate", None) is not None:
+        terms["gate"] = gate(nets.g3, batch, out["Ot1"])
+        scaled["gate"] = weights["gate"] * terms["gate"]
     terms["total"] = sum(scaled.values())
     return terms

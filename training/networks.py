@@ -124,13 +124,24 @@ class EdgeUNet(nn.Module):
             nn.init.zeros_(self.gate[-1].weight)
             nn.init.constant_(self.gate[-1].bias, self.GATE_OPEN / self.GATE_GAIN)
 
-    def forward(self, x):
+    def _encode(self, x) -> list[torch.Tensor]:
         skips = [self.head(x)]
         for down in self.downs:
             skips.append(down(skips[-1]))
+        return skips
+
+    def _gate_logit(self, skips: list[torch.Tensor]) -> torch.Tensor:
+        pooled = torch.cat([F.adaptive_avg_pool2d(s, 1) for s in skips], 1)
+        return self.GATE_GAIN * self.gate(pooled)
+
+    def rain_logit(self, x) -> torch.Tensor:
+        """The gate's logit per frame, shape (N,): > 0 means "raining" (trained by losses.gate)."""
+        return self._gate_logit(self._encode(x)).flatten()
+
+    def forward(self, x):
+        skips = self._encode(x)
         if self.gate is not None:
-            pooled = torch.cat([F.adaptive_avg_pool2d(s, 1) for s in skips], 1)
-            rain = torch.sigmoid(self.GATE_GAIN * self.gate(pooled))
+            rain = torch.sigmoid(self._gate_logit(skips))
         y = skips.pop()
         for squeeze, fuse in zip(self.squeeze, self.fuse):
             y = F.interpolate(squeeze(y), scale_factor=2.0, mode="nearest")

@@ -11,6 +11,8 @@ import copy
 from rainloop.errors import RainloopError
 
 _LOSSES = {"supervised": 50.0, "cycle": 40.0, "adversarial": 4.0, "identity": 0.0}
+# The gated derainers (edge, tiny) also learn their rain gate (losses.gate).
+_GATED_LOSSES = {**_LOSSES, "gate": 1.0}
 
 PRESETS: dict[str, dict] = {
     # The authors' published configuration (method.md).
@@ -27,7 +29,7 @@ PRESETS: dict[str, dict] = {
         "g1": {"type": "edge_unet", "levels": 4, "base": 16, "max_mult": 4, "blocks": 2, "gate": True},
         "g2": {"type": "resnet", "base": 16, "blocks": 4, "norm": "instance"},
         "d": {"type": "patch", "base": 32, "layers": 3, "norm": "instance"},
-        "loss": dict(_LOSSES),
+        "loss": dict(_GATED_LOSSES),
         "lr_pretrain": 1e-3, "lr": 1e-4, "beta1": 0.5, "batch": 4,
         "load": 160, "crop": 128, "pool": 50,
     },
@@ -36,7 +38,7 @@ PRESETS: dict[str, dict] = {
         "g1": {"type": "edge_unet", "levels": 3, "base": 8, "max_mult": 4, "blocks": 1, "gate": True},
         "g2": {"type": "resnet", "base": 8, "blocks": 2, "norm": "instance"},
         "d": {"type": "patch", "base": 8, "layers": 2, "norm": "instance"},
-        "loss": dict(_LOSSES),
+        "loss": dict(_GATED_LOSSES),
         "lr_pretrain": 2e-3, "lr": 2e-4, "beta1": 0.5, "batch": 4,
         "load": 80, "crop": 64, "pool": 50,
     },

@@ -19,7 +19,7 @@ CONFIG = "config.json"
 DEFAULT_STEPS = 2000
 # Overridable preset entries -> where they live in the config.
 LOSS_KEYS = {"lambda_sup": "supervised", "lambda_cyc": "cycle", "lambda_adv": "adversarial",
-             "lambda_idt": "identity"}
+             "lambda_idt": "identity", "lambda_gate": "gate"}
 PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate")
 
 
@@ -30,7 +30,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
     """The preset dict with overrides applied, plus the data and the schedule.
 
     overrides: crop, batch, lr, lr_pretrain, gate ("on"/"off"), lambda_sup, lambda_cyc,
-    lambda_adv, lambda_idt (None = keep the preset's value). `init` (a run folder or a
+    lambda_adv, lambda_idt, lambda_gate (None = keep the preset's value). `init` (a run folder or a
     derainer, see training.init) starts from trained weights, in stage 2.
     """
     cfg = get_preset(preset)
@@ -133,7 +133,7 @@ def _current(cfg: dict, key: str):
     if key == "gate":
         return "on" if cfg["g1"].get("gate") else "off"
     if key in LOSS_KEYS:
-        return cfg["loss"][LOSS_KEYS[key]]
+        return cfg["loss"].get(LOSS_KEYS[key], 0.0)
     if key in cfg["data"]:
         return cfg["data"][key]
     return cfg.get(key)
