@@ -25,8 +25,8 @@ def add_arguments(parser):
     parser.add_argument("--rain-mix", choices=["default", "light", "heavy"],
                         help="intensity mix of the built-in synthetic rain (default: default, 12%% dry)")
     parser.add_argument("--real-mix", choices=["default", "rain"],
-                        help="intensity mix of --real builtin (default: default, 12%% dry, drizzle to downpour; "
-                             "rain: always raining)")
+                        help="intensity mix of --real builtin (default: default, drizzle to downpour; "
+                             "rain: from 0.15 up, as runs before this option)")
     parser.add_argument("--init", help="start in stage 2 from trained weights: a run folder (all networks) or a "
                                        "derainer (.safetensors, or 'default': G1 = G3 = it), e.g. to fine-tune "
                                        "on your own footage")
