@@ -45,7 +45,7 @@ def add_arguments(parser):
     parser.add_argument("--lambda-cyc", type=float, help="cycle L1 weight (paper 40)")
     parser.add_argument("--lambda-adv", type=float, help="adversarial weight (paper 4)")
     parser.add_argument("--lambda-idt", type=float, help="identity weight (paper 0 = off)")
-    parser.add_argument("--lambda-gate", type=float, help="rain-gate classification weight (edge/tiny 1)")
+    parser.add_argument("--lambda-gate", type=float, help="rain-gate classification weight (edge/tiny 4)")
     parser.add_argument("--seed", type=int, help="seed of the networks and of every data draw (default 0)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda if available)")
     parser.add_argument("--amp", action="store_true", help="mixed precision (bf16, or fp16 with loss scaling)")
