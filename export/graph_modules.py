@@ -11,10 +11,10 @@ import copy
 import torch
 from torch import nn
 
-from rainloop.training.networks import PaddedDerainer
+from rainloop.training.networks import PaddedDerainer, RainGate
 
 # Whole-plane statistics overflow or lose precision in FP16 (tensorrt.md).
-FP32_MODULES = (nn.InstanceNorm1d, nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm)
+FP32_MODULES = (nn.InstanceNorm1d, nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm, RainGate)
 
 
 class _Fp32(nn.Module):
@@ -24,8 +24,8 @@ class _Fp32(nn.Module):
         super().__init__()
         self.module = module.float()
 
-    def forward(self, x):
-        return self.module(x.float()).to(x.dtype)
+    def forward(self, *xs):
+        return self.module(*(x.float() for x in xs)).to(xs[0].dtype)
 
 
 class HalfBody(nn.Module):

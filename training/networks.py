@@ -118,11 +118,7 @@ class EdgeUNet(nn.Module):
             for i in reversed(range(levels)))
         self.tail = nn.Conv2d(chans[0], 3, 3, 1, 1)
         self.multiple = 2 ** levels
-        self.gate = None
-        if gate:
-            self.gate = nn.Sequential(nn.Conv2d(sum(chans), 32, 1), nn.ReLU(True), nn.Conv2d(32, 1, 1))
-            nn.init.zeros_(self.gate[-1].weight)
-            nn.init.constant_(self.gate[-1].bias, self.GATE_OPEN / self.GATE_GAIN)
+        self.gate = RainGate(sum(chans), self.GATE_GAIN, self.GATE_OPEN) if gate else None
 
     def _encode(self, x) -> list[torch.Tensor]:
         skips = [self.head(x)]
@@ -130,24 +126,38 @@ class EdgeUNet(nn.Module):
             skips.append(down(skips[-1]))
         return skips
 
-    def _gate_logit(self, skips: list[torch.Tensor]) -> torch.Tensor:
-        pooled = torch.cat([F.adaptive_avg_pool2d(s, 1) for s in skips], 1)
-        return self.GATE_GAIN * self.gate(pooled)
-
     def rain_logit(self, x) -> torch.Tensor:
         """The gate's logit per frame, shape (N,): > 0 means "raining" (trained by losses.gate)."""
-        return self._gate_logit(self._encode(x)).flatten()
+        return self.gate(*self._encode(x)).flatten()
 
     def forward(self, x):
         skips = self._encode(x)
         if self.gate is not None:
-            rain = torch.sigmoid(self._gate_logit(skips))
+            rain = torch.sigmoid(self.gate(*skips))
         y = skips.pop()
         for squeeze, fuse in zip(self.squeeze, self.fuse):
             y = F.interpolate(squeeze(y), scale_factor=2.0, mode="nearest")
             y = fuse(y + skips.pop())
         residual = self.tail(y)
         return x - (residual if self.gate is None else rain * residual)
+
+
+class RainGate(nn.Sequential):
+    """Per-frame rain logit (N,1,1,1) from the global average of each encoder level.
+
+    A Sequential so its weights are named gate.0 / gate.2; a module of its own so
+    the FP16 export can keep it in FP32 (a whole-frame mean at 720p overflows FP16).
+    """
+
+    def __init__(self, channels: int, gain: float, open_logit: float):
+        super().__init__(nn.Conv2d(channels, 32, 1), nn.ReLU(True), nn.Conv2d(32, 1, 1))
+        self.gain = gain
+        nn.init.zeros_(self[-1].weight)
+        nn.init.constant_(self[-1].bias, open_logit / gain)
+
+    def forward(self, *levels):
+        pooled = torch.cat([F.adaptive_avg_pool2d(f, 1) for f in levels], 1)
+        return self.gain * super().forward(pooled)
 
 
 # --------------------------------------------------------------------------
