@@ -4,10 +4,10 @@
 #   A  runs/default     seed 0, no rain gate: 3000 stage-1 steps (G1 on streak pairs), then 2200 JRGR
 #                       steps against always-raining physics rain (--real-mix rain);
 #   B  runs/default-ft  seed 1: --init from A into the gated edge derainer (the rain gate
-#                       starts open), 1200 more JRGR steps with drizzle to downpour in the
-#                       real domain, the identity term on clean images and the gate term
-#                       (dry: B_s and dry pairs; wet: rainy pairs and the real footage),
-#                       so that a dry scene passes through unchanged.
+#                       starts open), 1000 more JRGR steps with dry frames and drizzle in
+#                       the real domain, the identity term on clean images and the gate
+#                       term (wet or dry, known on the synthetic side), so that a dry
+#                       scene passes through unchanged.
 # Thread counts are part of "exactly": float sums split differently across threads.
 # Interrupt it at any time; running it again resumes where it stopped.
 #   bash benchmarks/train_default.sh [RUN_DIR]      (B goes to RUN_DIR-ft)
@@ -26,7 +26,7 @@ train() {  # train OUT ARGS...: start the run, or resume it if it exists
 }
 
 train "$RUN" --steps 5200 --pretrain-steps 3000 --seed 0 --gate off --real-mix rain --threads 1 --val-every 250
-train "$RUN-ft" --init "$RUN" --steps 1200 --seed 1 --gate on --real-mix default --lambda-idt 20 --threads 2 --val-every 200
+train "$RUN-ft" --init "$RUN" --steps 1000 --seed 1 --gate on --real-mix default --lambda-idt 20 --threads 2 --val-every 200
 
 if [ -n "${PACKAGE:-}" ]; then
   DEST=rainloop/assets/default

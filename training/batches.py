@@ -30,12 +30,11 @@ RAIN_MIXES = {
     "light": {"dry": 0.15, "range": (0.05, 0.5)},
     "heavy": {"dry": 0.05, "range": (0.4, 1.0)},
 }
-# The stand-in real domain (physics renderer) is rain footage, like a user's
-# --real: every frame wet (the gate term labels them so). Dry frames come from
-# the synthetic pairs and the identity term. "default" reaches down to drizzle;
-# "rain" (from moderate drizzle up) is how runs before --real-mix were trained.
+# The stand-in real domain (physics renderer): "default" has dry frames and
+# drizzle, as a camera sees them, so G3 learns to leave a dry scene alone;
+# "rain" (always raining) is how runs before --real-mix were trained.
 REAL_MIXES = {
-    "default": {"dry": 0.0, "range": (0.05, 1.0)},
+    "default": {"dry": 0.12, "range": (0.05, 1.0)},
     "rain": {"dry": 0.0, "range": (0.15, 1.0)},
 }
 # A long video is kept in memory at training resolution; beyond this many

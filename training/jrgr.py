@@ -20,9 +20,6 @@ from rainloop.training.pool import ImagePool
 
 # Generated images the discriminators see, each through its own history pool.
 FAKES = ("Ot1", "Os1", "Bs1", "Bs2", "Bt1", "Bt2")
-# The rain gate is a tiny classifier head on a network that is otherwise trained
-# gently (lr 1e-4); at that rate it takes thousands of steps to separate wet from dry.
-GATE_LR_SCALE = 10.0
 
 
 class Nets(nn.Module):
@@ -39,14 +36,8 @@ class Nets(nn.Module):
             if isinstance(net, CycleUNet):
                 init_normal(net)
 
-    def generators(self) -> list[dict]:
-        """Adam parameter groups: G2, G3, G4, with G3's rain gate (if any) in its own faster group."""
-        gate = [p for n, p in self.g3.named_parameters() if n.startswith("gate.")]
-        rest = [p for n, p in self.g3.named_parameters() if not n.startswith("gate.")]
-        groups = [{"params": [*self.g2.parameters(), *rest, *self.g4.parameters()]}]
-        if gate:
-            groups.append({"params": gate, "lr_scale": GATE_LR_SCALE})
-        return groups
+    def generators(self):
+        return itertools.chain(self.g2.parameters(), self.g3.parameters(), self.g4.parameters())
 
     def discriminators(self):
         return [self.d_t, self.d_s, self.d_b]
@@ -189,7 +180,7 @@ class JRGR:
     def _step_joint(self, step: int, batch: dict, rng: np.random.Generator) -> dict:
         lr = self.cfg["lr"] * self.lr_factor(step)
         for group in itertools.chain(self.opt_g.param_groups, self.opt_d.param_groups):
-            group["lr"] = lr * group.get("lr_scale", 1.0)
+            group["lr"] = lr
         nets = self.nets
         set_requires_grad(nets.discriminators(), False)
         with self.precision.autocast():

@@ -68,11 +68,11 @@ def identity(g3, B_s) -> torch.Tensor:
 
 def gate(g3, batch: dict, Ot1: torch.Tensor) -> torch.Tensor:
     """Our addition for the gated edge derainer: teach its rain gate directly which frames
-    are wet. B_s is dry; O_s is wet unless the pair is a dry one, and the fake real image
-    Ot1 shares its label; O_t, the real rain footage, is wet (--real is footage of rain)."""
+    are wet. Labels come from the synthetic side, where they are known: B_s is dry, O_s
+    is wet unless the pair is a dry one, and the fake real image Ot1 shares O_s's label."""
     wet = (batch["O_s"] != batch["B_s"]).flatten(1).any(1).float()
-    images = torch.cat([batch["B_s"], batch["O_s"], Ot1.detach(), batch["O_t"]])
-    labels = torch.cat([torch.zeros_like(wet), wet, wet, torch.ones_like(wet)])
+    images = torch.cat([batch["B_s"], batch["O_s"], Ot1.detach()])
+    labels = torch.cat([torch.zeros_like(wet), wet, wet])
     return F.binary_cross_entropy_with_logits(g3.rain_logit(images).float(), labels)
 
 

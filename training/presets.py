@@ -12,7 +12,7 @@ from rainloop.errors import RainloopError
 
 _LOSSES = {"supervised": 50.0, "cycle": 40.0, "adversarial": 4.0, "identity": 0.0}
 # The gated derainers (edge, tiny) also learn their rain gate (losses.gate).
-_GATED_LOSSES = {**_LOSSES, "gate": 4.0}
+_GATED_LOSSES = {**_LOSSES, "gate": 1.0}
 
 PRESETS: dict[str, dict] = {
     # The authors' published configuration (method.md).

@@ -25,8 +25,8 @@ def add_arguments(parser):
     parser.add_argument("--rain-mix", choices=["default", "light", "heavy"],
                         help="intensity mix of the built-in synthetic rain (default: default, 12%% dry)")
     parser.add_argument("--real-mix", choices=["default", "rain"],
-                        help="intensity mix of --real builtin (default: default, drizzle to downpour; "
-                             "rain: from 0.15 up, as runs before this option)")
+                        help="intensity mix of --real builtin (default: default, 12%% dry, drizzle to downpour; "
+                             "rain: always raining)")
     parser.add_argument("--init", help="start in stage 2 from trained weights: a run folder (all networks) or a "
                                        "derainer (.safetensors, or 'default': G1 = G3 = it), e.g. to fine-tune "
                                        "on your own footage")
@@ -45,7 +45,7 @@ def add_arguments(parser):
     parser.add_argument("--lambda-cyc", type=float, help="cycle L1 weight (paper 40)")
     parser.add_argument("--lambda-adv", type=float, help="adversarial weight (paper 4)")
     parser.add_argument("--lambda-idt", type=float, help="identity weight (paper 0 = off)")
-    parser.add_argument("--lambda-gate", type=float, help="rain-gate classification weight (edge/tiny 4)")
+    parser.add_argument("--lambda-gate", type=float, help="rain-gate classification weight (edge/tiny 1)")
     parser.add_argument("--seed", type=int, help="seed of the networks and of every data draw (default 0)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda if available)")
     parser.add_argument("--amp", action="store_true", help="mixed precision (bf16, or fp16 with loss scaling)")
