@@ -62,7 +62,24 @@ def simplify(model: onnx.ModelProto) -> onnx.ModelProto:
     simplified, ok = onnxsim.simplify(model)
     if not ok:
         raise RuntimeError("onnxsim could not verify the simplified graph")
-    return simplified
+    return constants_to_initializers(simplified)
+
+
+def constants_to_initializers(model: onnx.ModelProto) -> onnx.ModelProto:
+    """onnxsim leaves folded weights (e.g. the rain gate's conv times its gain) in
+    Constant nodes; as initializers, quantizers and TensorRT treat them as weights."""
+    nodes = []
+    for node in model.graph.node:
+        if node.op_type == "Constant" and [a.name for a in node.attribute] == ["value"]:
+            tensor = onnx.TensorProto()
+            tensor.CopyFrom(node.attribute[0].t)
+            tensor.name = node.output[0]
+            model.graph.initializer.append(tensor)
+        else:
+            nodes.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model
 
 
 def finish(model: onnx.ModelProto, metadata: dict[str, str]) -> onnx.ModelProto:

@@ -119,11 +119,14 @@ def _static_size(model: onnx.ModelProto) -> tuple[int, int] | None:
 
 def kept_float_nodes(model: onnx.ModelProto, keep_fp: str) -> list[str]:
     """With keep_fp="IO": the first and last weighted layers, which see the image itself
-    and write the output, stay float. The graph's node list is topologically sorted."""
+    and write the output, stay float, and so does the rain gate (its decision lets dry
+    frames pass through, and it is a few thousand MACs per frame). The graph's node list
+    is topologically sorted."""
     weighted = [node.name for node in model.graph.node if node.op_type in WEIGHTED_OPS]
     if keep_fp == "none" or not weighted:
         return []
-    return list(dict.fromkeys([weighted[0], weighted[-1]]))
+    gate = [name for name in weighted if "/gate/" in name]
+    return list(dict.fromkeys([weighted[0], weighted[-1], *gate]))
 
 
 @contextlib.contextmanager
@@ -207,7 +210,8 @@ def _int8_card(src: Path, model: onnx.ModelProto, method: str, per_channel: bool
         "bias": "float",
         "quantized_op_types": list(QUANTIZED_OPS),
         "kept_float": {"policy": keep_fp, "nodes": kept,
-                       "why": "first and last layers see the image and write the output"},
+                       "why": "first and last layers see the image and write the output; "
+                              "the rain gate decides pass-through and costs nothing"},
         "conv_transpose": "kept float (TensorRT and ONNX Runtime disagree on its per-channel axis)"
                           if has_deconv else "none in this network",
         "method": method,

@@ -51,8 +51,8 @@ def test_gate_loss_teaches_the_gate_which_frames_are_wet():
     wet = (batch["O_s"] != batch["B_s"]).flatten(1).any(1)
     assert 0 < int(wet.sum()) < 16  # the built-in mix has dry pairs
     _, gated = gated_twin()
-    opt = torch.optim.Adam(gated.parameters(), lr=1e-3)
-    for _ in range(150):
+    opt = torch.optim.Adam(gated.parameters(), lr=3e-3)
+    for _ in range(300):
         opt.zero_grad()
         losses.gate(gated, batch, batch["O_s"]).backward()
         opt.step()
