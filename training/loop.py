@@ -130,7 +130,8 @@ def dry_run(cfg: dict, opts: Options = Options()) -> list[dict]:
     """Two steps of each stage in a temporary run folder; returns the per-step log lines."""
     with tempfile.TemporaryDirectory(prefix="rainloop-dry-") as tmp:
         run = Path(tmp) / "run"
-        train(run, replace(opts, progress=False, ckpt_every=4, val_every=4), new={**cfg, "steps": 4, "pretrain_steps": 0 if cfg.get("init") else 2})
+        pretrain = 0 if cfg.get("init") else 2  # a warm start has no stage 1
+        train(run, replace(opts, progress=False, ckpt_every=4, val_every=4), new={**cfg, "steps": 4, "pretrain_steps": pretrain})
         return read_losses(run)
 
 

@@ -57,7 +57,8 @@ def add_arguments(parser):
     parser.add_argument("--print-model", action="store_true", help="print parameters and GFLOPs of the preset's nets")
 
 
-_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
+_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate",
+              "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
 _DATA = ("syn", "real", "val", "rain_mix", "real_mix", "every")
 
 
@@ -86,7 +87,8 @@ def run(args):
         raise RainloopError("--out RUN is required (the run folder to create or --resume)")
     new = None
     if args.resume:
-        requested = {k: getattr(args, k) for k in ("preset", "steps", "pretrain_steps", "seed", "init", *_OVERRIDES, *_DATA)}
+        requested = {k: getattr(args, k)
+                     for k in ("preset", "steps", "pretrain_steps", "seed", "init", *_OVERRIDES, *_DATA)}
         runs.resume_run(args.out, requested)
     else:
         new = runs.make_config(**_new_settings(args))
