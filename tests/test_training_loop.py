@@ -117,7 +117,8 @@ def test_init_from_a_run_starts_stage2_with_all_its_networks(tmp_path):
     assert not any(p.requires_grad for p in model.nets.g1.parameters())
     ft = tmp_path / "ft"
     loop.train(ft, OPTS, new=cfg)
-    assert [line["stage"] for line in loop.read_losses(ft)] == [2]
+    (line,) = loop.read_losses(ft)
+    assert line["stage"] == 2 and line["gate"] > 0  # the tiny preset's gate term is on
     tuned, info = load_latest(ft / "checkpoints")
     assert info["g3_ready"] and not any(k.startswith("opt.pre.") for k in tuned)
     for k, v in _net_state(trained, "g1").items():  # G1 stays frozen
@@ -160,3 +161,23 @@ def test_runs_from_before_real_mix_resume_as_always_raining(tmp_path):
     runs.create_run(run, cfg)
     assert runs.read_config(run)["data"]["real_mix"] == "rain"
     assert config()["data"]["real_mix"] == "default"
+
+
+def test_init_adds_an_open_rain_gate_to_an_ungated_run_but_never_drops_one(tmp_path):
+    plain = tmp_path / "plain"
+    runs.create_run(plain, runs.make_config("tiny", crop=32, batch=2, steps=3, pretrain_steps=2, seed=3,
+                                            val="none", gate="off"))
+    loop.train(plain, OPTS)
+    gated = JRGR(runs.make_config("tiny", crop=32, batch=2, steps=1, init=str(plain)))
+    warm_start(gated, str(plain))
+    x = torch.rand(1, 3, 32, 32)
+    trained, _ = load_latest(plain / "checkpoints")
+    ungated = JRGR(runs.read_config(plain)).nets.g3
+    ungated.load_state_dict(_net_state(trained, "g3"))
+    with torch.no_grad():  # the open gate (sigmoid(4)) keeps 98% of the trained rain layer
+        expected = x - torch.sigmoid(torch.tensor(4.0)) * (x - ungated(x))
+        assert torch.allclose(gated.nets.g3(x), expected, atol=1e-5)
+    with pytest.raises(RainloopError, match="rain gate"):  # the bundled model is gated
+        loop.train(tmp_path / "back", OPTS, new=runs.make_config("edge", crop=32, batch=2, steps=1, gate="off",
+                                                                 init="default"))
+    assert not (tmp_path / "back").exists()
