@@ -9,7 +9,8 @@ pass your own rainy footage (a folder of frames or a video). The run folder
 gets config.json, losses.jsonl, tb/ (TensorBoard), checkpoints/ and
 g3.safetensors + g3.json (the derainer, ready for `rainloop export`).
 Ctrl-C finishes the step, saves and stops; --resume continues, also with a
-larger --steps."""
+larger --steps. --init default fine-tunes the bundled model on your footage
+(stage 2 only; keep --lambda-idt on so dry frames still pass through)."""
 
 
 def add_arguments(parser):
