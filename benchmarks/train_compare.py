@@ -12,7 +12,6 @@ physics renderer stands in for real rain, which (b) saw only unpaired.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

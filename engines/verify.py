@@ -90,8 +90,6 @@ def fit_to_profile(rainy: np.ndarray, clean: np.ndarray | None, shape_range: tup
     return resize(rainy), None if clean is None else resize(clean)
 
 
-# The same conversion as rainloop.runtime.backends (engines may not import the
-# later runtime room); both belong in the core once one module owns them.
 def format_table(rows: list[VerifyRow]) -> str:
     def cell(v: float | None) -> str:
         return "      -" if v is None else f"{v:7.2f}"

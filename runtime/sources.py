@@ -18,7 +18,6 @@ import numpy as np
 from rainloop.errors import RainloopError
 from rainloop.runtime.uri import IMAGE_SUFFIXES, SourceSpec, capture_candidates, parse_source
 
-
 _BACKENDS = {"any": cv2.CAP_ANY, "v4l2": cv2.CAP_V4L2, "gstreamer": cv2.CAP_GSTREAMER, "ffmpeg": cv2.CAP_FFMPEG}
 _PROPS = {"width": cv2.CAP_PROP_FRAME_WIDTH, "height": cv2.CAP_PROP_FRAME_HEIGHT, "fps": cv2.CAP_PROP_FPS}
 

@@ -21,8 +21,6 @@ from rainloop.errors import RainloopError
 from rainloop.video import CODECS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-# Codecs every stock OpenCV/FFmpeg build can write, chosen by container.
-
 # CSI needs explicit caps; a webcam keeps its driver's mode unless the URI asks.
 _CSI_DEFAULTS = {"width": 1280, "height": 720, "fps": 30, "flip": 0}
 _WEBCAM_OPTIONS = ("width", "height", "fps")

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-import cv2
 import numpy as np
 import onnx
 import pytest

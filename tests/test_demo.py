@@ -2,8 +2,6 @@
 
 import re
 
-import numpy as np
-
 from rainloop.cli import main
 from rainloop.demo import COLUMNS, run_demo
 from rainloop.images import read_image

@@ -10,6 +10,7 @@ from rainloop.training import loop, runs
 from rainloop.training.checkpoint import load_latest
 from rainloop.training.derainer_io import load_derainer
 from rainloop.training.jrgr import JRGR
+from rainloop.training.networks import RainGate
 from rainloop.training.warm_start import warm_start
 
 OPTS = loop.Options(progress=False, tensorboard=False, ckpt_every=100, val_every=100)
@@ -175,7 +176,7 @@ def test_init_adds_an_open_rain_gate_to_an_ungated_run_but_never_drops_one(tmp_p
     ungated = JRGR(runs.read_config(plain)).nets.g3
     ungated.load_state_dict(_net_state(trained, "g3"))
     with torch.no_grad():  # the open gate (sigmoid(4)) keeps 98% of the trained rain layer
-        expected = x - torch.sigmoid(torch.tensor(4.0)) * (x - ungated(x))
+        expected = x - torch.sigmoid(torch.tensor(RainGate.OPEN)) * (x - ungated(x))
         assert torch.allclose(gated.nets.g3(x), expected, atol=1e-5)
     with pytest.raises(RainloopError, match="rain gate"):  # the bundled model is gated
         loop.train(tmp_path / "back", OPTS, new=runs.make_config("edge", crop=32, batch=2, steps=1, gate="off",

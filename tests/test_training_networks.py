@@ -6,7 +6,7 @@ import torch
 
 from rainloop.training import losses
 from rainloop.training.batches import open_synthetic, to_tensor
-from rainloop.training.networks import EdgeUNet
+from rainloop.training.networks import EdgeUNet, RainGate
 
 SPEC = {"levels": 2, "base": 4, "max_mult": 2, "blocks": 1}
 
@@ -26,7 +26,7 @@ def test_gate_starts_open_and_a_closed_gate_is_the_identity():
     with torch.no_grad():
         residual = x - plain(x)
         open_residual = x - gated(x)
-        assert torch.allclose(open_residual, torch.sigmoid(torch.tensor(EdgeUNet.GATE_OPEN)) * residual, atol=1e-6)
+        assert torch.allclose(open_residual, torch.sigmoid(torch.tensor(RainGate.OPEN)) * residual, atol=1e-6)
         gated.gate[-1].bias.fill_(-5.0)  # logit -50
         assert torch.equal(gated(x), x)
 

@@ -94,12 +94,6 @@ class EdgeUNet(nn.Module):
     answer it once and pass dry frames through unchanged.
     """
 
-    # The gate's logit is GATE_GAIN * a small head: Adam moves each weight by
-    # about the learning rate per step, so the gain lets the gate swing from open
-    # to closed within a fine-tune's few thousand steps; it starts open (sigmoid(4)).
-    GATE_GAIN = 10.0
-    GATE_OPEN = 4.0
-
     def __init__(self, levels: int = 3, base: int = 16, max_mult: int = 4, blocks: int = 1, gate: bool = False):
         super().__init__()
         chans = [min(base * 2 ** i, base * max_mult) for i in range(levels + 1)]
@@ -118,7 +112,7 @@ class EdgeUNet(nn.Module):
             for i in reversed(range(levels)))
         self.tail = nn.Conv2d(chans[0], 3, 3, 1, 1)
         self.multiple = 2 ** levels
-        self.gate = RainGate(sum(chans), self.GATE_GAIN, self.GATE_OPEN) if gate else None
+        self.gate = RainGate(sum(chans)) if gate else None
 
     def _encode(self, x) -> list[torch.Tensor]:
         skips = [self.head(x)]
@@ -149,15 +143,20 @@ class RainGate(nn.Sequential):
     the FP16 export can keep it in FP32 (a whole-frame mean at 720p overflows FP16).
     """
 
-    def __init__(self, channels: int, gain: float, open_logit: float):
+    # The logit is GAIN * the head: Adam moves each weight by about the learning
+    # rate per step, so the gain lets the gate swing from open to closed within a
+    # fine-tune's few thousand steps. It starts open: sigmoid(OPEN).
+    GAIN = 10.0
+    OPEN = 4.0
+
+    def __init__(self, channels: int):
         super().__init__(nn.Conv2d(channels, 32, 1), nn.ReLU(True), nn.Conv2d(32, 1, 1))
-        self.gain = gain
         nn.init.zeros_(self[-1].weight)
-        nn.init.constant_(self[-1].bias, open_logit / gain)
+        nn.init.constant_(self[-1].bias, self.OPEN / self.GAIN)
 
     def forward(self, *levels):
         pooled = torch.cat([F.adaptive_avg_pool2d(f, 1) for f in levels], 1)
-        return self.gain * super().forward(pooled)
+        return self.GAIN * super().forward(pooled)
 
 
 # --------------------------------------------------------------------------

@@ -31,7 +31,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
 
     overrides: crop, batch, lr, lr_pretrain, gate ("on"/"off"), lambda_sup, lambda_cyc,
     lambda_adv, lambda_idt, lambda_gate (None = keep the preset's value). `init` (a run folder or a
-    derainer, see training.init) starts from trained weights, in stage 2.
+    derainer, see training.warm_start) starts from trained weights, in stage 2.
     """
     cfg = get_preset(preset)
     unknown = set(overrides) - set(PLAIN_KEYS) - set(LOSS_KEYS)
