@@ -119,14 +119,26 @@ def _static_size(model: onnx.ModelProto) -> tuple[int, int] | None:
 
 def kept_float_nodes(model: onnx.ModelProto, keep_fp: str) -> list[str]:
     """With keep_fp="IO": the first and last weighted layers, which see the image itself
-    and write the output, stay float, and so does the rain gate (its decision lets dry
-    frames pass through, and it is a few thousand MACs per frame). The graph's node list
-    is topologically sorted."""
+    and write the output, stay float, and so does every layer fed by a whole-frame
+    average (the rain gate: its decision lets dry frames pass through, and it is a few
+    thousand MACs per frame). Found by the graph's structure, not by node names, so a
+    renamed module cannot slip into INT8. The node list is topologically sorted."""
     weighted = [node.name for node in model.graph.node if node.op_type in WEIGHTED_OPS]
     if keep_fp == "none" or not weighted:
         return []
-    gate = [name for name in weighted if "/gate/" in name]
+    pooled = _after_global_pool(model)
+    gate = [name for name in weighted if name in pooled]
     return list(dict.fromkeys([weighted[0], weighted[-1], *gate]))
+
+
+def _after_global_pool(model: onnx.ModelProto) -> set[str]:
+    """Names of the nodes that read, directly or not, a GlobalAveragePool's output."""
+    tainted, names = set(), set()
+    for node in model.graph.node:
+        if node.op_type == "GlobalAveragePool" or tainted.intersection(node.input):
+            tainted.update(node.output)
+            names.add(node.name)
+    return names
 
 
 @contextlib.contextmanager

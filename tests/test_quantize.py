@@ -15,7 +15,7 @@ from rainloop.files import sha256_file
 from rainloop.export.onnx_export import export_onnx
 from rainloop.export.ort_model import OrtDerainer
 from rainloop.export.quality import float_psnr
-from rainloop.export.quantize import default_output, quantize
+from rainloop.export.quantize import default_output, kept_float_nodes, quantize
 from rainloop.export.samples import rainy_pairs
 from rainloop.images import write_image
 from rainloop.training.derainer_io import save_derainer
@@ -109,6 +109,17 @@ def test_first_and_last_layers_stay_float(tiny):
     for conv in (convs[0], convs[-1], *gate):
         assert all(producers.get(x) is None or producers[x].op_type != "DequantizeLinear" for x in conv.input)
     assert card["quantization"]["kept_float"]["nodes"] == [convs[0].name, convs[-1].name, *(n.name for n in gate)]
+
+
+def test_gate_is_found_by_structure_not_node_names(tiny):
+    src, _, _ = tiny
+    model = onnx.load(str(src))
+    index = {node.name: i for i, node in enumerate(model.graph.node)}
+    named = [index[name] for name in kept_float_nodes(model, "IO")]
+    for i, node in enumerate(model.graph.node):
+        node.name = f"n{i}"
+    assert [int(name[1:]) for name in kept_float_nodes(model, "IO")] == named
+    assert len(named) == 4  # first, last, and the gate's two convs
 
 
 def test_int8_close_to_fp32_on_real_images_any_size(tiny):

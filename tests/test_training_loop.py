@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from rainloop.errors import RainloopError
 from rainloop.training import loop, runs
@@ -153,6 +154,22 @@ def test_init_refuses_stage1_runs_other_networks_and_pretraining(tmp_path):
     with pytest.raises(RainloopError, match="--pretrain-steps must be 0"):
         runs.make_config("tiny", steps=4, pretrain_steps=2, init=str(src))
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_init_names_what_is_wrong_with_a_damaged_run(tmp_path):
+    src = tmp_path / "src"
+    runs.create_run(src, config(steps=3, pretrain=2))
+    loop.train(src, OPTS)
+    weights = sorted((src / "checkpoints").glob("step-*.safetensors"))[-1]
+    tensors = load_file(str(weights))
+    key = next(k for k in tensors if k.startswith("net.g3.") and k.endswith(".weight"))
+    cfg = runs.make_config("tiny", crop=32, batch=2, steps=1, init=str(src))
+    save_file({k: v for k, v in tensors.items() if k != key}, str(weights))
+    with pytest.raises(RainloopError, match=r"do not match this network \(1 missing, 0 unexpected"):
+        warm_start(JRGR(cfg), str(src))
+    save_file({**tensors, key: tensors[key][:1]}, str(weights))
+    with pytest.raises(RainloopError, match="do not fit this network"):
+        warm_start(JRGR(cfg), str(src))
 
 
 def test_runs_from_before_real_mix_resume_as_always_raining(tmp_path):

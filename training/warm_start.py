@@ -67,7 +67,15 @@ def _ungated(spec: dict) -> dict:
 
 def _load(module, state: dict, source: Path) -> None:
     """Strict, except that a rain gate the source lacks keeps its (open) initialisation."""
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    if unexpected or any(".gate." not in f".{k}" for k in missing):
+    try:
+        missing, unexpected = module.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # a tensor of the wrong shape
+        raise RainloopError(f"--init {source}: its weights do not fit this network "
+                            f"({str(exc).splitlines()[-1].strip()})") from None
+    if any(".gate." in f".{k}" for k in unexpected):
         raise RainloopError(f"--init {source}: a derainer with a rain gate cannot start one without; "
                             "use a preset with the same gate setting")
+    missing = [k for k in missing if ".gate." not in f".{k}"]
+    if missing or unexpected:
+        raise RainloopError(f"--init {source}: its weights do not match this network "
+                            f"({len(missing)} missing, {len(unexpected)} unexpected, e.g. {(missing or unexpected)[0]})")
