@@ -1,0 +1,93 @@
+"""What a gated derainer does on each quality set: its rain gate, and its rain layer without it.
+
+For each model (PyTorch weights: a run folder, a g3.safetensors or `default`) and
+each held-out set of benchmarks/quality.py, prints:
+  gate          mean / min / max of the per-frame gate (1 = "raining"; "-" if ungated)
+  PSNR gated    the model as shipped
+  PSNR open     the same rain layer with the gate forced open: what a perfect gate
+                could reach on rainy sets, and what dry frames lose without one
+  |R| p50/p90   the rain layer's magnitude (before the gate): a model that removes
+                rain, not a global tone change, has a much larger one on rain than on dry
+
+    python benchmarks/gate_analysis.py --model default [--model runs/x ...] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from quality import SEED, SETS, render_sets
+from rainloop.atomic import write_json
+from rainloop.data import open_pairs
+from rainloop.frames import from_model, to_model
+from rainloop.metrics import psnr
+from rainloop.models import resolve
+from rainloop.training.derainer_io import load_derainer
+
+
+@torch.no_grad()
+def analyse(model: str, sets: dict[str, list[Path]]) -> dict:
+    padded, _ = load_derainer(resolve(model, want="weights"))
+    net, seen = padded.net, []
+    gate = net.gate
+    if gate is not None:  # the gate as the shipped forward computes it (on the padded frame)
+        gate.register_forward_hook(lambda _m, _i, logit: seen.append(float(torch.sigmoid(logit))))
+    out = {}
+    for name, folders in sets.items():
+        rows = []
+        for sample in (s for f in folders for s in open_pairs(f)):
+            x = torch.from_numpy(to_model(sample.rainy[None], "float"))
+            shipped = padded(x)
+            net.gate = None  # the ungated forward: x - R
+            open_ = padded(x)
+            net.gate = gate
+            rows.append({
+                "gate": seen.pop() if gate is not None else 1.0,
+                "psnr_gated": psnr(from_model(shipped.numpy(), "float")[0], sample.clean),
+                "psnr_open": psnr(from_model(open_.numpy(), "float")[0], sample.clean),
+                "input_psnr": psnr(sample.rainy, sample.clean),
+                "r": (x - open_).abs().flatten().numpy(),
+            })
+        r = np.concatenate([row.pop("r") for row in rows])
+        gates = [row["gate"] for row in rows]
+        out[name] = {
+            "gated": gate is not None,
+            "gate_mean": float(np.mean(gates)), "gate_min": float(np.min(gates)), "gate_max": float(np.max(gates)),
+            **{k: float(np.mean([row[k] for row in rows])) for k in ("input_psnr", "psnr_gated", "psnr_open")},
+            "r_p50": float(np.percentile(r, 50)), "r_p90": float(np.percentile(r, 90)),
+        }
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", action="append", required=True, help="repeatable: run folder, .safetensors, default")
+    p.add_argument("--n", type=int, default=25, help="images per set")
+    p.add_argument("--size", default="320x240")
+    p.add_argument("--json", help="write the results here")
+    args = p.parse_args(argv)
+    w, h = (int(v) for v in args.size.split("x"))
+    with tempfile.TemporaryDirectory(prefix="rainloop-gate-") as tmp:
+        sets = render_sets(Path(tmp), args.n, (w, h))
+        results = {m: analyse(m, sets) for m in args.model}
+    print(f"{'model':<28} {'set':<17} {'gate mean/min/max':>18} {'input':>6} {'gated':>6} {'open':>6} {'|R| p50/p90':>12}")
+    for model, res in results.items():
+        for name in SETS:
+            r = res[name]
+            gate = f"{r['gate_mean']:.2f}/{r['gate_min']:.2f}/{r['gate_max']:.2f}" if r["gated"] else "-"
+            print(f"{model:<28} {name:<17} {gate:>18} {r['input_psnr']:>6.2f} {r['psnr_gated']:>6.2f} "
+                  f"{r['psnr_open']:>6.2f} {r['r_p50']:>6.3f}/{r['r_p90']:.3f}")
+    if args.json:
+        write_json(args.json, {"seed": SEED, "size": args.size, "n": args.n, "photos": "builtin split test",
+                               "results": results})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
