@@ -1,0 +1,99 @@
+"""The native part (CMakeLists.txt): it configures and builds here, and its frame
+conversions agree with the Python runtime's (rainloop.frames) byte for byte.
+
+The CUDA kernels and the TensorRT runner share those conversions (native/include/
+rainloop/pixels.h); without a GPU they can only be compiled, which the CUDA test
+does where a CUDA compiler exists. The TensorRT runner needs TensorRT's headers,
+which cannot be installed here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from rainloop import builtin
+from rainloop.frames import from_model, to_model
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(shutil.which("cmake") is None or shutil.which("c++") is None,
+                                reason="cmake or a C++ compiler is not installed")
+
+u8p = np.ctypeslib.ndpointer(np.uint8, flags="C_CONTIGUOUS")
+f32p = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
+SIZE, INT = ctypes.c_size_t, ctypes.c_int
+
+
+def _build(build: Path, cuda: bool) -> subprocess.CompletedProcess:
+    configure = subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build), f"-DRAINLOOP_CUDA={'ON' if cuda else 'OFF'}"],
+                               capture_output=True, text=True)
+    assert configure.returncode == 0, configure.stdout + configure.stderr
+    done = subprocess.run(["cmake", "--build", str(build), "-j2"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return configure
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    build = tmp_path_factory.mktemp("native")
+    _build(build, cuda=False)
+    lib = ctypes.CDLL(str(build / "librainloop_prepost.so"))
+    lib.rl_bgr8_to_planar.argtypes = [u8p, SIZE, INT, INT, f32p]
+    lib.rl_nv12_to_planar.argtypes = [u8p, SIZE, u8p, SIZE, INT, INT, f32p]
+    lib.rl_planar_to_bgr8.argtypes = [f32p, INT, INT, u8p, SIZE]
+    return lib
+
+
+def _frame(w: int, h: int, seed: int = 5) -> np.ndarray:
+    return builtin.random_crop(np.random.default_rng(seed), (w, h), split="test")
+
+
+def test_bgr8_frames_become_the_tensor_the_runtime_feeds(lib):
+    frame = _frame(97, 61)  # odd sizes; the frame sits in a wider buffer (a row pitch)
+    padded = np.zeros((61, 97 * 3 + 13), np.uint8)
+    padded[:, :97 * 3] = frame.reshape(61, -1)
+    got = np.empty((3, 61, 97), np.float32)
+    lib.rl_bgr8_to_planar(padded, padded.shape[1], 97, 61, got)
+    np.testing.assert_array_equal(got, to_model(frame[None], "float")[0])
+
+
+def test_tensors_become_the_bytes_the_runtime_writes(lib):
+    rng = np.random.default_rng(3)
+    y = rng.uniform(-0.2, 1.2, (3, 40, 51)).astype(np.float32)
+    y[0, 0, :20] = (np.arange(20) + 0.5) / 255  # exact halves: rounding must go to even
+    y[1, 0, :3] = [np.nan, np.inf, -np.inf]
+    got = np.full((40, 51 * 3 + 7), 77, np.uint8)
+    lib.rl_planar_to_bgr8(y, 51, 40, got, got.shape[1])
+    finite = np.nan_to_num(y, nan=0.0, posinf=1.0, neginf=0.0)
+    np.testing.assert_array_equal(got[:, :51 * 3].reshape(40, 51, 3), from_model(finite[None], "float")[0])
+    assert (got[:, 51 * 3:] == 77).all()  # the pitch padding is left alone
+
+
+def test_nv12_camera_frames_agree_with_opencv(lib):
+    w, h = 96, 64
+    hsv = np.stack([*np.meshgrid(np.linspace(0, 179, w), np.linspace(0, 255, h)), np.full((h, w), 255.0)], -1)
+    colours = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR)  # every hue, grey to saturated
+    i420 = cv2.cvtColor(colours, cv2.COLOR_BGR2YUV_I420)
+    luma = np.ascontiguousarray(i420[:h])
+    u = i420[h:h + h // 4].reshape(h // 2, w // 2)
+    v = i420[h + h // 4:].reshape(h // 2, w // 2)
+    uv = np.ascontiguousarray(np.stack([u, v], -1).reshape(h // 2, w))
+    got = np.empty((3, h, w), np.float32)
+    lib.rl_nv12_to_planar(luma, w, uv, w, w, h, got)
+    expected = cv2.cvtColor(np.concatenate([luma, uv]), cv2.COLOR_YUV2BGR_NV12)
+    bgr = np.rint(got[::-1].transpose(1, 2, 0) * 255).astype(int)
+    assert np.abs(bgr - expected.astype(int)).max() <= 1
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="no CUDA compiler (nvcc): the kernels are not built")
+def test_cuda_kernels_compile_and_trt_runner_is_built_only_with_tensorrt(tmp_path):
+    configure = _build(tmp_path, cuda=True)
+    assert (tmp_path / "librainloop_prepost_cuda.so").is_file()
+    has_trt = "TensorRT not found" not in configure.stdout
+    assert (tmp_path / "rainloop-trt").is_file() == has_trt
