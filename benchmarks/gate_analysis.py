@@ -14,16 +14,13 @@ each held-out set of benchmarks/quality.py, prints:
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from quality import SEED, SETS, render_sets
-from rainloop.atomic import write_json
+from quality import SETS, measure_all
 from rainloop.data import open_pairs
 from rainloop.frames import from_model, to_model
 from rainloop.metrics import psnr
@@ -66,16 +63,7 @@ def analyse(model: str, sets: dict[str, list[Path]]) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", action="append", required=True, help="repeatable: run folder, .safetensors, default")
-    p.add_argument("--n", type=int, default=25, help="images per set")
-    p.add_argument("--size", default="320x240")
-    p.add_argument("--json", help="write the results here")
-    args = p.parse_args(argv)
-    w, h = (int(v) for v in args.size.split("x"))
-    with tempfile.TemporaryDirectory(prefix="rainloop-gate-") as tmp:
-        sets = render_sets(Path(tmp), args.n, (w, h))
-        results = {m: analyse(m, sets) for m in args.model}
+    results = measure_all(__doc__, "run folder, .safetensors, default", analyse, argv)
     print(f"{'model':<28} {'set':<17} {'gate mean/min/max':>18} {'input':>6} {'gated':>6} {'open':>6} {'|R| p50/p90':>12}")
     for model, res in results.items():
         for name in SETS:
@@ -83,9 +71,6 @@ def main(argv=None) -> int:
             gate = f"{r['gate_mean']:.2f}/{r['gate_min']:.2f}/{r['gate_max']:.2f}" if r["gated"] else "-"
             print(f"{model:<28} {name:<17} {gate:>18} {r['input_psnr']:>6.2f} {r['psnr_gated']:>6.2f} "
                   f"{r['psnr_open']:>6.2f} {r['r_p50']:>6.3f}/{r['r_p90']:.3f}")
-    if args.json:
-        write_json(args.json, {"seed": SEED, "size": args.size, "n": args.n, "photos": "builtin split test",
-                               "results": results})
     return 0
 
 

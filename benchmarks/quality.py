@@ -17,6 +17,7 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from rainloop import builtin
 from rainloop.atomic import write_json
@@ -53,9 +54,11 @@ def score(model: str, sets: dict[str, list[Path]]) -> dict:
     return out
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", action="append", required=True, help="repeatable: .onnx, .engine, run, default")
+def measure_all(doc: str, model_help: str, measure: Callable[[str, dict], dict], argv=None) -> dict:
+    """The command line shared with gate_analysis.py: render the sets once, run
+    `measure(model, sets)` for every --model, write --json; returns {model: result}."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", action="append", required=True, help=f"repeatable: {model_help}")
     p.add_argument("--n", type=int, default=25, help="images per set")
     p.add_argument("--size", default="320x240")
     p.add_argument("--json", help="write the results here")
@@ -63,16 +66,21 @@ def main(argv=None) -> int:
     w, h = (int(v) for v in args.size.split("x"))
     with tempfile.TemporaryDirectory(prefix="rainloop-quality-") as tmp:
         sets = render_sets(Path(tmp), args.n, (w, h))
-        results = {m: score(m, sets) for m in args.model}
+        results = {m: measure(m, sets) for m in args.model}
+    if args.json:
+        write_json(args.json, {"seed": SEED, "size": args.size, "n": args.n, "photos": "builtin split test",
+                               "results": results})
+    return results
+
+
+def main(argv=None) -> int:
+    results = measure_all(__doc__, ".onnx, .engine, run, default", score, argv)
     print(f"{'model':<28} {'set':<17} {'input PSNR':>10} {'output':>7} {'gain':>6} {'SSIM in':>7} {'out':>6}")
     for model, res in results.items():
         for name in SETS:
             r = res[name]
             print(f"{model:<28} {name:<17} {r['input_psnr']:>10.2f} {r['psnr']:>7.2f} {r['gain_db']:>+6.2f} "
                   f"{r['input_ssim']:>7.4f} {r['ssim']:>6.4f}")
-    if args.json:
-        write_json(args.json, {"seed": SEED, "size": args.size, "n": args.n, "photos": "builtin split test",
-                               "results": results})
     return 0
 
 
