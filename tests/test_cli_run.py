@@ -1,5 +1,9 @@
 """`rainloop run` end to end: real models, real files, exit codes."""
 
+import os
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -84,3 +88,16 @@ def test_bad_input_exits_2_with_one_line(toy, indexed_video, tmp_path, capsys, m
         err = capsys.readouterr().err.strip()
         assert rc == 2, (argv, err)
         assert len(err.splitlines()) == 1 and named in err and err.startswith("rainloop run: error:"), (argv, err)
+
+
+def test_a_broken_video_is_one_line_from_the_command_too(toy, tmp_path):
+    # In a process of its own: FFmpeg writes straight to file descriptor 2, and it
+    # reads its log level once, before anything in this test process opened a video.
+    (tmp_path / "fake.mp4").write_text("not a video")
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    done = subprocess.run([sys.executable, "-m", "rainloop", "run", "--model", str(toy.path),
+                           "--source", str(tmp_path / "fake.mp4"), "--headless"],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"rainloop run: error: {tmp_path / 'fake.mp4'}: cannot open video "
+                                        "(unreadable or unsupported format)"]

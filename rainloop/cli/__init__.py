@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from rainloop import __version__
@@ -34,8 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _quiet_opencv() -> None:
     # OpenCV prints WARN lines for every capture backend it tries on a missing
-    # camera; the CLI's one-line error says it better. Library users keep
-    # OpenCV's own setting.
+    # camera, and its FFmpeg prints its own errors ("moov atom not found") for a
+    # broken video; the CLI's one-line error says it better. Library users keep
+    # OpenCV's own settings, and OPENCV_FFMPEG_LOGLEVEL set by the user wins.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     import cv2
 
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
