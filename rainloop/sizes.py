@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from rainloop.errors import RainloopError
 
+# 8K DCI. A larger side is a typo (1280x72000) that would otherwise end in an
+# out-of-memory kill rather than an error.
+MAX_SIDE = 8192
+
 
 def parse_size(text: str) -> tuple[int, int]:
     """'640x360' -> (640, 360) as (width, height)."""
@@ -14,6 +18,8 @@ def parse_size(text: str) -> tuple[int, int]:
         raise RainloopError(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 640x360") from None
     if w <= 0 or h <= 0:
         raise RainloopError(f"size {text!r}: width and height must be positive")
+    if max(w, h) > MAX_SIDE:
+        raise RainloopError(f"size {text!r}: sides above {MAX_SIDE} px are not supported")
     return w, h
 
 

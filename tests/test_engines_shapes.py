@@ -54,6 +54,7 @@ def test_default_adopts_fixed_model_dims():
     ("320x240:big:1920x1080", "neither WIDTHxHEIGHT"),
     ("1x3x240:1x3x720x1280:1x3x1080x1920", "neither WIDTHxHEIGHT"),
     ("-320x240:1280x720:1920x1080", "positive"),
+    ("320x240:1280x720:1920x10800", "above 8192 px"),
 ])
 def test_bad_shapes(text, words):
     with pytest.raises(RainloopError, match=words) as err:
