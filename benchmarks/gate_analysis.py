@@ -9,6 +9,10 @@ each held-out set of benchmarks/quality.py, prints:
   |R| p50/p90   the rain layer's magnitude (before the gate): a model that removes
                 rain, not a global tone change, has a much larger one on rain than on dry
 
+`--model oracle-affine` is a yardstick, not a model: per frame and channel, the
+affine map a*x + b fitted to the clean image by least squares. It measures how
+much of a set's error is a frame-wide veil (contrast and offset).
+
     python benchmarks/gate_analysis.py --model default [--model runs/x ...] [--json out.json]
 """
 
@@ -28,8 +32,48 @@ from rainloop.models import resolve
 from rainloop.training.derainer_io import load_derainer
 
 
+ORACLE = "oracle-affine"
+
+
+def affine_fit(rainy: np.ndarray, clean: np.ndarray) -> np.ndarray:
+    """Per channel, the least-squares a * rainy + b against clean, as uint8."""
+    x, y = rainy.reshape(-1, 3).astype(np.float64), clean.reshape(-1, 3).astype(np.float64)
+    out = np.empty_like(x)
+    for c in range(3):
+        a, b = np.polyfit(x[:, c], y[:, c], 1)
+        out[:, c] = a * x[:, c] + b
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(rainy.shape)
+
+
+def summarise(rows: list[dict], gated: bool) -> dict:
+    r = np.concatenate([row.pop("r") for row in rows])
+    gates = [row["gate"] for row in rows]
+    return {
+        "gated": gated,
+        "gate_mean": float(np.mean(gates)), "gate_min": float(np.min(gates)), "gate_max": float(np.max(gates)),
+        **{k: float(np.mean([row[k] for row in rows])) for k in ("input_psnr", "psnr_gated", "psnr_open")},
+        "r_p50": float(np.percentile(r, 50)), "r_p90": float(np.percentile(r, 90)),
+    }
+
+
+def oracle(sets: dict[str, list[Path]]) -> dict:
+    out = {}
+    for name, folders in sets.items():
+        rows = []
+        for sample in (s for f in folders for s in open_pairs(f)):
+            fitted = affine_fit(sample.rainy, sample.clean)
+            score = psnr(fitted, sample.clean)
+            rows.append({"gate": 1.0, "psnr_gated": score, "psnr_open": score,
+                         "input_psnr": psnr(sample.rainy, sample.clean),
+                         "r": np.abs(sample.rainy.astype(np.float32) - fitted).ravel() / 255})
+        out[name] = summarise(rows, gated=False)
+    return out
+
+
 @torch.no_grad()
 def analyse(model: str, sets: dict[str, list[Path]]) -> dict:
+    if model == ORACLE:
+        return oracle(sets)
     padded, _ = load_derainer(resolve(model, want="weights"))
     net, seen = padded.net, []
     gate = net.gate
@@ -51,19 +95,12 @@ def analyse(model: str, sets: dict[str, list[Path]]) -> dict:
                 "input_psnr": psnr(sample.rainy, sample.clean),
                 "r": (x - open_).abs().flatten().numpy(),
             })
-        r = np.concatenate([row.pop("r") for row in rows])
-        gates = [row["gate"] for row in rows]
-        out[name] = {
-            "gated": gate is not None,
-            "gate_mean": float(np.mean(gates)), "gate_min": float(np.min(gates)), "gate_max": float(np.max(gates)),
-            **{k: float(np.mean([row[k] for row in rows])) for k in ("input_psnr", "psnr_gated", "psnr_open")},
-            "r_p50": float(np.percentile(r, 50)), "r_p90": float(np.percentile(r, 90)),
-        }
+        out[name] = summarise(rows, gate is not None)
     return out
 
 
 def main(argv=None) -> int:
-    results = measure_all(__doc__, "run folder, .safetensors, default", analyse, argv)
+    results = measure_all(__doc__, f"run folder, .safetensors, default, {ORACLE}", analyse, argv)
     print(f"{'model':<28} {'set':<17} {'gate mean/min/max':>18} {'input':>6} {'gated':>6} {'open':>6} {'|R| p50/p90':>12}")
     for model, res in results.items():
         for name in SETS:
