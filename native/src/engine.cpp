@@ -100,9 +100,9 @@ struct Engine::State {
         if (!context->setInputShape(input.c_str(), dims)) throw fail("TensorRT refused the input shape");
     }
 
-    void enqueue(const void* in, void* out, cudaStream_t stream) {
-        if (!context->setTensorAddress(input.c_str(), const_cast<void*>(in)) ||
-            !context->setTensorAddress(output.c_str(), out) || !context->enqueueV3(stream))
+    void enqueue(cudaStream_t stream) {
+        if (!context->setTensorAddress(input.c_str(), in_buf->ptr) ||
+            !context->setTensorAddress(output.c_str(), out_buf->ptr) || !context->enqueueV3(stream))
             throw fail("TensorRT could not enqueue the engine");
     }
 
@@ -153,7 +153,7 @@ void Engine::derain_bgr8(const uint8_t* bgr, size_t pitch, uint8_t* out, size_t 
     if (s_->nhwc) {  // the graph converts; only repack pitched frames densely
         check(cudaMemcpy2DAsync(s_->in_buf->ptr, row, bgr, pitch, row, height, cudaMemcpyDeviceToDevice, stream),
               "cudaMemcpy2DAsync");
-        s_->enqueue(s_->in_buf->ptr, s_->out_buf->ptr, stream);
+        s_->enqueue(stream);
         check(cudaMemcpy2DAsync(out, out_pitch, s_->out_buf->ptr, row, row, height, cudaMemcpyDeviceToDevice, stream),
               "cudaMemcpy2DAsync");
         return;
@@ -161,7 +161,7 @@ void Engine::derain_bgr8(const uint8_t* bgr, size_t pitch, uint8_t* out, size_t 
     check(static_cast<cudaError_t>(rl_bgr8_to_planar_cuda(bgr, pitch, width, height, s_->in_buf->ptr,
                                                           s_->planar_type(s_->in_type), stream)),
           "pre-processing kernel");
-    s_->enqueue(s_->in_buf->ptr, s_->out_buf->ptr, stream);
+    s_->enqueue(stream);
     s_->finish(out, out_pitch, width, height, stream);
 }
 
@@ -172,7 +172,7 @@ void Engine::derain_nv12(const uint8_t* luma, size_t y_pitch, const uint8_t* uv,
     check(static_cast<cudaError_t>(rl_nv12_to_planar_cuda(luma, y_pitch, uv, uv_pitch, width, height,
                                                           s_->in_buf->ptr, s_->planar_type(s_->in_type), stream)),
           "pre-processing kernel");
-    s_->enqueue(s_->in_buf->ptr, s_->out_buf->ptr, stream);
+    s_->enqueue(stream);
     s_->finish(out, out_pitch, width, height, stream);
 }
 
