@@ -4,7 +4,9 @@ Stands in for "your camera" with a physics-rain video of a held-out photo
 (one rain field, drops falling frame to frame, sensor noise, JPEG). The first
 frames are the footage you would hand to training, unpaired (`--real`); the
 later frames, which training never sees, are scored against the clean scene.
-Dry frames of the other held-out photos check that pass-through survives.
+Dry frames of the other held-out photos check that pass-through survives. The
+table also gives the gate's mean on the held-out frames and the PSNR with the
+gate forced open (benchmarks/gate_analysis.py).
 
     python benchmarks/finetune_video.py --steps 600 --out runs/finetune-video [--json out.json] [-- TRAIN OPTIONS]
 
@@ -16,16 +18,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
+from gate_analysis import analyse
 from rainloop import builtin, rain
 from rainloop.atomic import write_json
 from rainloop.cli import main as rainloop
-from rainloop.data import Sample
+from rainloop.data import Sample, open_pairs
 from rainloop.evaluate import evaluate
+from rainloop.files import read_json
+from rainloop.images import write_image
 from rainloop.runtime import Derainer
 from rainloop.video import write_video
 
@@ -45,11 +49,14 @@ def dry_frames(size: tuple[int, int], n: int) -> list[Sample]:
     return [Sample(f, f, f"dry{i}") for i, f in enumerate(frames)]
 
 
-def score(model: str, held_out: list[Sample], dry: list[Sample]) -> dict:
+def score(model: str, held_out: Path, dry: list[Sample]) -> dict:
+    """PSNR through the runtime (ONNX Runtime), plus the gate and the rain layer (gate_analysis)."""
     with Derainer(model) as derainer:
-        rainy, still = evaluate(held_out, derainer), evaluate(dry, derainer)
+        rainy, still = evaluate(open_pairs(held_out), derainer), evaluate(dry, derainer)
+    inner = analyse(model, {"held-out": [held_out]})["held-out"]
     return {"input_psnr": rainy["input_psnr"], "psnr": rainy["psnr"], "gain_db": rainy["gain_db"],
-            "ssim": rainy["ssim"], "dry_psnr": still["psnr"]}
+            "ssim": rainy["ssim"], "dry_psnr": still["psnr"], "gate_mean": inner["gate_mean"],
+            "psnr_gate_open": inner["psnr_open"]}
 
 
 def main(argv=None) -> int:
@@ -71,27 +78,28 @@ def main(argv=None) -> int:
     split = args.frames * 3 // 4
     footage = out.parent / f"{out.name}-footage.mp4"
     write_video(footage, frames[:split], fps=25)
-    held_out = [Sample(f, clean, f"frame{split + i}") for i, f in enumerate(frames[split:])]
+    held_out = out.parent / f"{out.name}-held-out"
+    for i, frame in enumerate(frames[split:]):
+        write_image(held_out / "rainy" / f"{split + i:05d}.png", frame)
+        write_image(held_out / "clean" / f"{split + i:05d}.png", clean)
     dry = dry_frames((w, h), 12)
 
     before = score("default", held_out, dry)
-    t0 = time.time()
     resume = ["--resume"] if (out / "config.json").exists() else ["--init", "default"]
     rc = rainloop(["train", *resume, "--real", str(footage), "--lambda-idt", "20", "--steps", str(args.steps),
                    "--out", str(out), "--val", "none", "--seed", "0", "--threads", str(args.threads), *extra])
     if rc:
         return rc
-    seconds = time.time() - t0
     after = score(str(out), held_out, dry)
     results = {"default": before, f"fine-tuned ({args.steps} steps)": after}
-    print(f"\n{'model':<26} {'input':>6} {'output':>7} {'gain':>6} {'SSIM':>6} {'dry':>6}")
+    print(f"\n{'model':<26} {'input':>6} {'output':>7} {'gain':>6} {'SSIM':>6} {'dry':>6} {'gate':>5} {'open':>6}")
     for name, r in results.items():
         print(f"{name:<26} {r['input_psnr']:>6.2f} {r['psnr']:>7.2f} {r['gain_db']:>+6.2f} {r['ssim']:>6.4f} "
-              f"{r['dry_psnr']:>6.2f}")
+              f"{r['dry_psnr']:>6.2f} {r['gate_mean']:>5.2f} {r['psnr_gate_open']:>6.2f}")
     if args.json:
-        write_json(args.json, {"seed": SEED, "size": args.size, "frames": args.frames, "held_out": len(held_out),
+        write_json(args.json, {"seed": SEED, "size": args.size, "frames": args.frames, "held_out": args.frames - split,
                                "intensity": args.intensity, "steps": args.steps, "train_args": extra,
-                               "fine_tune_seconds": round(seconds, 1), "results": results})
+                               "fine_tune_seconds": read_json(out / "g3.json", "derainer card")["train_seconds"], "results": results})
     return 0
 
 
