@@ -43,6 +43,15 @@ def camera(size: tuple[int, int], frames: int, intensity: float) -> tuple[np.nda
     return clean, list(rain.render_sequence(clean, frames, rng, "physics", intensity))
 
 
+def other_scenes(size: tuple[int, int], n: int, frames: int, intensity: float) -> list[np.ndarray]:
+    """More footage from the same camera: `n` clips of built-in *train* photos, back to back."""
+    rng = np.random.default_rng(SEED + 2)
+    out = []
+    for _ in range(n):
+        out += rain.render_sequence(builtin.random_crop(rng, size, split="train"), frames, rng, "physics", intensity)
+    return out
+
+
 def dry_frames(size: tuple[int, int], n: int) -> list[Sample]:
     rng = np.random.default_rng(SEED + 1)
     frames = [builtin.random_crop(rng, size, split="test") for _ in range(n)]
@@ -66,6 +75,7 @@ def main(argv=None) -> int:
     p.add_argument("--size", default="640x360")
     p.add_argument("--frames", type=int, default=240, help="video length; the last quarter is held out")
     p.add_argument("--intensity", type=float, default=0.6)
+    p.add_argument("--scenes", type=int, default=1, help="footage of this many scenes: the scored one, then others")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", help="write the results here")
     p.add_argument("train_args", nargs=argparse.REMAINDER, help="after --: more `rainloop train` options")
@@ -77,7 +87,7 @@ def main(argv=None) -> int:
     clean, frames = camera((w, h), args.frames, args.intensity)
     split = args.frames * 3 // 4
     footage = out.parent / f"{out.name}-footage.mp4"
-    write_video(footage, frames[:split], fps=25)
+    write_video(footage, frames[:split] + other_scenes((w, h), args.scenes - 1, split, args.intensity), fps=25)
     held_out = out.parent / f"{out.name}-held-out"
     for i, frame in enumerate(frames[split:]):
         write_image(held_out / "rainy" / f"{split + i:05d}.png", frame)
@@ -98,7 +108,7 @@ def main(argv=None) -> int:
               f"{r['dry_psnr']:>6.2f} {r['gate_mean']:>5.2f} {r['psnr_gate_open']:>6.2f}")
     if args.json:
         write_json(args.json, {"seed": SEED, "size": args.size, "frames": args.frames, "held_out": args.frames - split,
-                               "intensity": args.intensity, "steps": args.steps, "train_args": extra,
+                               "intensity": args.intensity, "scenes": args.scenes, "steps": args.steps, "train_args": extra,
                                "fine_tune_seconds": read_json(out / "g3.json", "derainer card")["train_seconds"], "results": results})
     return 0
 
