@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 from onnxruntime.quantization import CalibrationDataReader
 from tqdm import tqdm
@@ -15,23 +14,14 @@ from rainloop.errors import RainloopError
 from rainloop.frames import resize_to
 
 
-def _video_length(path: Path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    try:
-        return max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
-    finally:
-        cap.release()
-
-
-def _spread(images, source: Path, n: int):
-    """Up to n samples spread evenly over a folder (indexable) or a video (every k-th frame,
-    k = length // n, so the frames span the whole clip rather than its first seconds)."""
+def _spread(images, n: int, reopen):
+    """Up to n samples spread evenly over a folder (indexable) or videos (every k-th frame,
+    k = length // n, so the frames span the whole footage rather than its first seconds)."""
     if isinstance(images, Sequence):
         picks = np.unique(np.linspace(0, len(images) - 1, min(n, len(images))).round().astype(int))
         yield from (images[int(i)] for i in picks)
         return
-    every = max(1, _video_length(source) // n)
-    for count, sample in enumerate(open_unpaired(source, every=every), 1):
+    for count, sample in enumerate(reopen(max(1, images.frame_count() // n)), 1):
         yield sample
         if count == n:
             return
@@ -39,11 +29,11 @@ def _spread(images, source: Path, n: int):
 
 def calibration_frames(source: str | Path, n: int, size: tuple[int, int],
                        progress: bool = True) -> list[np.ndarray]:
-    """Up to n BGR uint8 frames of `size` (w, h), spread over a folder of images or a video."""
+    """Up to n BGR uint8 frames of `size` (w, h), spread over a folder of images, a video or a folder of videos."""
     if n < 1:
         raise RainloopError(f"--n {n}: need at least one calibration frame")
     source = Path(source)
-    samples = _spread(open_unpaired(source), source, n)
+    samples = _spread(open_unpaired(source), n, lambda every: open_unpaired(source, every=every))
     return [resize_to(s.rainy, size) for s in tqdm(samples, total=n, desc="reading calibration frames",
                                                        unit="frame", leave=False, disable=not progress)]
 

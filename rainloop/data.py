@@ -31,6 +31,9 @@ import numpy as np
 from rainloop.errors import RainloopError
 from rainloop.images import is_image_file, read_image
 
+# What a folder of a camera's clips holds (OpenCV's FFmpeg reads them all).
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts")
+
 LAYOUTS = ("rainloop", "rain100", "rain1400", "spa", "jrgr")
 
 # Folder pairs (rainy, clean) that identify a layout, in detection order.
@@ -131,6 +134,14 @@ class VideoFrames:
         if not ok:
             raise RainloopError(f"{path}: unreadable video or no frames")
 
+    def frame_count(self) -> int:
+        """The container's frame count (0 where it does not say), before `every`."""
+        cap = cv2.VideoCapture(str(self.path))
+        try:
+            return max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+        finally:
+            cap.release()
+
     def __iter__(self) -> Iterator[Sample]:
         cap = cv2.VideoCapture(str(self.path))
         try:
@@ -147,6 +158,21 @@ class VideoFrames:
                 index += self.every
         finally:
             cap.release()
+
+
+class VideoFolder:
+    """The videos of a folder (a camera's clips), one after the other, as VideoFrames."""
+
+    def __init__(self, path: Path, files: list[Path], every: int = 1):
+        self.path = path
+        self.videos = [VideoFrames(f, every) for f in files]
+
+    def __iter__(self) -> Iterator[Sample]:
+        for video in self.videos:
+            yield from video
+
+    def frame_count(self) -> int:
+        return sum(video.frame_count() for video in self.videos)
 
 
 def _wxh(img: np.ndarray) -> str:
@@ -257,10 +283,10 @@ def _rainy_folder(root: Path) -> Path:
     return root
 
 
-def open_unpaired(path: str | os.PathLike, every: int = 1) -> ImageSet | VideoFrames:
+def open_unpaired(path: str | os.PathLike, every: int = 1) -> ImageSet | VideoFrames | VideoFolder:
     """Rainy images without ground truth: a folder (searched recursively; a JRGR root
-    gives its Ot/, another paired layout its rainy half), a single image, or a
-    video file; every `every`-th image or frame."""
+    gives its Ot/, another paired layout its rainy half), a single image, a video
+    file, or a folder of videos (no images in it); every `every`-th image or frame."""
     path = Path(path)
     if every < 1:
         raise RainloopError(f"every={every}: must be 1 or more")
@@ -272,6 +298,9 @@ def open_unpaired(path: str | os.PathLike, every: int = 1) -> ImageSet | VideoFr
         return VideoFrames(path, every)
     folder = _rainy_folder(path)
     files = list_images(folder, recursive=True)[::every]
-    if not files:
-        raise RainloopError(f"{folder}: no images")
-    return ImageSet(folder, files)
+    if files:
+        return ImageSet(folder, files)
+    videos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
+    if not videos:
+        raise RainloopError(f"{folder}: no images or videos")
+    return VideoFolder(folder, videos, every)

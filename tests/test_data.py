@@ -85,6 +85,26 @@ def test_unpaired_video_every_kth_frame(tmp_path):
     assert abs(int(frames[1].rainy.mean()) - 90) < 6
 
 
+def _clip(path, levels):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
+    for level in levels:
+        writer.write(np.full((24, 32, 3), level, np.uint8))
+    writer.release()
+
+
+def test_unpaired_folder_of_videos_plays_them_in_order(tmp_path):
+    (tmp_path / "day2").mkdir()
+    _clip(tmp_path / "a.avi", [20] * 4)
+    _clip(tmp_path / "day2" / "b.mp4", [200] * 3)
+    clips = data.open_unpaired(tmp_path)
+    assert clips.frame_count() == 7
+    frames = list(clips)
+    assert [f.name for f in frames] == ["a#000000", "a#000001", "a#000002", "a#000003",
+                                        "b#000000", "b#000001", "b#000002"]
+    assert [round(f.rainy.mean(), -1) for f in frames] == [20] * 4 + [200] * 3
+    assert [f.name for f in data.open_unpaired(tmp_path, every=2)] == ["a#000000", "a#000002", "b#000000", "b#000002"]
+
+
 def test_unreadable_and_mismatched_pairs(tmp_path):
     _write_pairs(tmp_path, ["rainy/a.png", "rainy/b.png", "rainy/c.png"], ["clean/a.png", "clean/b.png", "clean/c.png"])
     (tmp_path / "rainy" / "b.png").write_bytes(b"not a png")

@@ -174,6 +174,13 @@ def test_video_calibration_spreads_over_the_clip(tmp_path, kit):
     assert [kit.frame_index(f) for f in frames] == [0, 10, 20, 30]
 
 
+def test_calibration_spreads_over_a_folder_of_clips(tmp_path, kit):
+    kit.write_video(tmp_path / "clips" / "a.avi", [kit.indexed_frame(i, (64, 48)) for i in range(20)])
+    kit.write_video(tmp_path / "clips" / "b.avi", [kit.indexed_frame(i, (64, 48)) for i in range(20, 40)])
+    frames = calibration_frames(tmp_path / "clips", 4, (64, 48), progress=False)
+    assert [kit.frame_index(f) for f in frames] == [0, 10, 20, 30]
+
+
 def test_folder_calibration_spreads_and_resizes(calib):
     frames = calibration_frames(calib, 3, SIZE, progress=False)
     assert len(frames) == 3 and all(f.shape == (64, 96, 3) for f in frames)

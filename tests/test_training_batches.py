@@ -79,13 +79,25 @@ def test_folder_pairs_crop_the_same_window_and_skip_a_bad_file(tmp_path):
     assert "4 pairs" in syn.description
 
 
-def test_real_from_a_video_file(tmp_path):
-    path = tmp_path / "rain.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
-    for i in range(6):
-        writer.write(np.full((48, 64, 3), 30 * i, np.uint8))
+def _clip(path, levels, size=(64, 48)):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, size)
+    for level in levels:
+        writer.write(np.full((size[1], size[0], 3), level, np.uint8))
     writer.release()
-    real = open_real(str(path), 40, every=2)
+    return path
+
+
+def test_real_from_a_video_file(tmp_path):
+    real = open_real(str(_clip(tmp_path / "rain.avi", [30 * i for i in range(6)])), 40, every=2)
     assert len(real.samples) == 3 and "rain.avi" in real.description
     (frame,) = real.draw(np.random.default_rng(0), 32)
     assert frame.shape == (32, 32, 3)
+
+
+def test_real_from_a_folder_of_clips(tmp_path):
+    _clip(tmp_path / "a.mp4", [40] * 3)
+    _clip(tmp_path / "b.avi", [160] * 2, size=(96, 72))
+    real = open_real(str(tmp_path), 40)
+    assert len(real.samples) == 5 and "5 images" in real.description
+    levels = {round(float(real.draw(np.random.default_rng(seed), 32)[0].mean()), -1) for seed in range(20)}
+    assert levels == {40, 160}  # both clips are drawn from

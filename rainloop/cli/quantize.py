@@ -5,7 +5,7 @@ HELP = "quantize an FP32 derainer ONNX to INT8 Q/DQ (for TensorRT), calibrated o
 
 def add_arguments(parser):
     parser.add_argument("onnx", help="the FP32 .onnx from `rainloop export`")
-    parser.add_argument("--calib", required=True, help="folder of rainy images or a video of real rain")
+    parser.add_argument("--calib", required=True, help="real rain: a folder of images, a video, or a folder of videos")
     parser.add_argument("--n", type=int, default=200, help="calibration frames, spread over the source (default 200)")
     parser.add_argument("--size", default="640x360",
                         help="WxH the runtime feeds; frames are resized to it (default 640x360; "

@@ -5,7 +5,8 @@ HELP = "train a JRGR derainer (stage 1: supervised G1; stage 2: joint loops) int
 EPILOG = """\
 --syn builtin renders streak rain on built-in photos (dry frames included);
 --real builtin is only a stand-in (physics-rendered rain): for your camera,
-pass your own rainy footage (a folder of frames or a video). The run folder
+pass your own rainy footage (a folder of frames, a video or a folder of
+videos; clips of many scenes work best). The run folder
 gets config.json, losses.jsonl, tb/ (TensorBoard), checkpoints/ and
 g3.safetensors + g3.json (the derainer, ready for `rainloop export`).
 Ctrl-C finishes the step, saves and stops; --resume continues, also with a
@@ -20,7 +21,8 @@ def add_arguments(parser):
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--preset", choices=["paper", "edge", "tiny"], help="network sizes and defaults (new runs: edge)")
     parser.add_argument("--syn", help="synthetic pairs: a dataset folder or 'builtin' (default builtin)")
-    parser.add_argument("--real", help="real rainy images: folder, JRGR root (Ot/), video, or 'builtin' (default builtin)")
+    parser.add_argument("--real", help="real rainy images: folder of images or of videos, JRGR root (Ot/), video, "
+                                       "or 'builtin' (default builtin)")
     parser.add_argument("--val", help="held-out pairs for validation PSNR: folder, 'builtin' or 'none' (default builtin)")
     parser.add_argument("--every", type=int, help="with a video --real: keep every k-th frame (default 1)")
     parser.add_argument("--rain-mix", choices=["default", "light", "heavy"],
