@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     extra = args.train_args[1:] if args.train_args[:1] == ["--"] else args.train_args
     w, h = (int(v) for v in args.size.split("x"))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     clean, frames = camera((w, h), args.frames, args.intensity)
     split = args.frames * 3 // 4
     footage = out.parent / f"{out.name}-footage.mp4"
