@@ -179,10 +179,19 @@ def _wxh(img: np.ndarray) -> str:
     return f"{img.shape[1]}x{img.shape[0]}"
 
 
+def _list_files(folder: Path, recursive: bool, accept: Callable[[Path], bool]) -> list[Path]:
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(p for p in found if p.is_file() and accept(p) and not p.name.startswith("."))
+
+
 def list_images(folder: Path, recursive: bool = False) -> list[Path]:
     """Image files in `folder` (by suffix, hidden files skipped), sorted."""
-    found = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in found if p.is_file() and is_image_file(p) and not p.name.startswith("."))
+    return _list_files(folder, recursive, is_image_file)
+
+
+def list_videos(folder: Path) -> list[Path]:
+    """Video files anywhere below `folder` (by suffix, hidden files skipped), sorted."""
+    return _list_files(folder, True, lambda p: p.suffix.lower() in VIDEO_SUFFIXES)
 
 
 def _is_spa_rainy(path: Path) -> bool:
@@ -300,7 +309,7 @@ def open_unpaired(path: str | os.PathLike, every: int = 1) -> ImageSet | VideoFr
     files = list_images(folder, recursive=True)[::every]
     if files:
         return ImageSet(folder, files)
-    videos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
+    videos = list_videos(folder)
     if not videos:
         raise RainloopError(f"{folder}: no images or videos")
     return VideoFolder(folder, videos, every)
