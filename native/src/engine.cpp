@@ -9,6 +9,7 @@
 #include <iterator>
 #include <vector>
 
+#include "cuda_memory.hpp"
 #include "rainloop/prepost.h"
 
 namespace rainloop {
@@ -24,18 +25,6 @@ Logger& logger() {
     static Logger instance;  // TensorRT keeps a reference for the runtime's lifetime
     return instance;
 }
-
-void check(cudaError_t err, const char* what) {
-    if (err != cudaSuccess) throw Error(std::string(what) + ": " + cudaGetErrorString(err));
-}
-
-struct DeviceBuffer {
-    void* ptr = nullptr;
-    explicit DeviceBuffer(size_t bytes) { check(cudaMalloc(&ptr, bytes), "cudaMalloc"); }
-    ~DeviceBuffer() { cudaFree(ptr); }
-    DeviceBuffer(const DeviceBuffer&) = delete;
-    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-};
 
 size_t element_size(nvinfer1::DataType t) {
     switch (t) {

@@ -12,16 +12,14 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <string>
 
+#include "cuda_memory.hpp"
 #include "rainloop/engine.hpp"
 
 namespace {
 
-void check(cudaError_t err, const char* what) {
-    if (err != cudaSuccess) throw rainloop::Error(std::string(what) + ": " + cudaGetErrorString(err));
-}
+using rainloop::check;
 
 struct Options {
     std::string engine;
@@ -47,25 +45,12 @@ Options parse(int argc, char** argv) {
     return o;
 }
 
-// Pinned host memory: the copies to and from the GPU run at full speed.
-struct Pinned {
-    void* ptr = nullptr;
-    explicit Pinned(size_t n) { check(cudaMallocHost(&ptr, n), "cudaMallocHost"); }
-    ~Pinned() { cudaFreeHost(ptr); }
-};
-
-struct Device {
-    void* ptr = nullptr;
-    explicit Device(size_t n) { check(cudaMalloc(&ptr, n), "cudaMalloc"); }
-    ~Device() { cudaFree(ptr); }
-};
-
 int run(const Options& o) {
     rainloop::Engine engine(o.engine, o.version_compatible);
     const size_t w = o.width, h = o.height, out_bytes = w * h * 3;
     const size_t in_bytes = o.nv12 ? w * h * 3 / 2 : out_bytes;
-    Pinned host_in(in_bytes), host_out(out_bytes);
-    Device dev_in(in_bytes), dev_out(out_bytes);
+    rainloop::PinnedBuffer host_in(in_bytes), host_out(out_bytes);
+    rainloop::DeviceBuffer dev_in(in_bytes), dev_out(out_bytes);
     cudaStream_t stream;
     check(cudaStreamCreate(&stream), "cudaStreamCreate");
     auto* in = static_cast<uint8_t*>(dev_in.ptr);
