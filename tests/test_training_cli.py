@@ -75,3 +75,31 @@ def test_dry_run_runs_both_stages(capsys):
     assert main(["train", *TINY, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert out.count("stage 1:") == 2 and out.count("stage 2:") == 2 and "OK" in out
+
+
+def test_ctrl_c_with_workers_saves_the_step_reached_and_resumes(tmp_path):
+    """Ctrl-C signals the whole process group, data workers included: the run must still save."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "rainloop", "train", *TINY, "--steps", "100000", "--pretrain-steps", "2",
+           "--workers", "2", "--device", "cpu", "--ckpt-every", "100000", "--out", str(run)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    log = run / "losses.jsonl"
+    deadline = time.monotonic() + 120
+    while not (log.exists() and len(log.read_text().splitlines()) >= 4):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "stopped early" in out
+    steps = len(log.read_text().splitlines())
+    _, card = load_derainer(run)
+    assert card["step"] == steps and card["stage"] == 2
+    assert main(["train", "--out", str(run), "--resume", "--steps", str(steps + 2), "--threads", "2"]) == 0
+    assert len(log.read_text().splitlines()) == steps + 2

@@ -1,6 +1,7 @@
 """Whole runs of the tiny preset on tiny crops: outputs, exact resume, simulated kills."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -72,6 +73,16 @@ def test_resumed_run_logs_exactly_the_same_losses(tmp_path):
     loop.train(split, OPTS)
     assert losses(split) == losses(straight)
     assert len(losses(straight)) == 6 and losses(straight)[-1]["stage"] == 2
+
+
+def test_worker_processes_drawing_ahead_change_nothing_learned(tmp_path):
+    inline, ahead = tmp_path / "a", tmp_path / "b"
+    for run in (inline, ahead):
+        runs.create_run(run, config())
+    loop.train(inline, OPTS)
+    loop.train(ahead, replace(OPTS, workers=2))
+    assert losses(ahead) == losses(inline)
+    assert len(losses(ahead)) == 6 and losses(ahead)[-1]["stage"] == 2
 
 
 def test_kill_before_newest_json_resumes_from_the_previous_checkpoint(tmp_path):

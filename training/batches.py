@@ -13,6 +13,7 @@ so a run is reproducible and a resumed run sees exactly the same data.
 
 from __future__ import annotations
 
+import signal
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -231,3 +232,36 @@ def draw_batch(syn, real, rngs: dict, n: int, crop: int, device="cpu") -> dict[s
     if real is not None:
         batch["O_t"] = to_tensor([real.draw(rngs["real"], crop)[0] for _ in range(n)], device)
     return batch
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Item k is step k's batch, drawn from (seed, k) alone, so worker processes can draw
+    ahead in any order and a run stays exactly reproducible whatever their number."""
+
+    def __init__(self, syn, real, seed: int, n: int, crop: int, pretrain_steps: int):
+        self.syn, self.real, self.seed, self.n, self.crop = syn, real, seed, n, crop
+        self.pretrain_steps = pretrain_steps
+
+    def __len__(self) -> int:
+        return 2**62
+
+    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
+        real = self.real if step >= self.pretrain_steps else None  # stage 1 trains on pairs alone
+        return draw_batch(self.syn, real, step_rngs(self.seed, step), self.n, self.crop)
+
+
+def _worker_ignores_signals(_: int) -> None:
+    # Ctrl-C and `timeout` signal the whole process group. A worker that died of it would
+    # leave the trainer, if it was waiting for a batch, unable to finish its step and save.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def step_batches(batches: StepBatches, steps: range, workers: int, device: torch.device):
+    """Batches of `steps` in order, on `device`; `workers` processes draw them ahead (0: drawn inline)."""
+    cuda = device.type == "cuda"
+    loader = torch.utils.data.DataLoader(
+        batches, sampler=steps, batch_size=None, num_workers=workers, pin_memory=cuda,
+        prefetch_factor=4 if workers else None, worker_init_fn=_worker_ignores_signals if workers else None)
+    for batch in loader:
+        yield {k: v.to(device, non_blocking=cuda) for k, v in batch.items()}

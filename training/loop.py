@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from rainloop.atomic import write_text
-from rainloop.training.batches import draw_batch, open_real, open_synthetic, step_rngs
+from rainloop.training.batches import StepBatches, open_real, open_synthetic, step_batches, step_rngs
 from rainloop.training.checkpoint import load_latest, save_checkpoint
 from rainloop.training.derainer_io import save_derainer
 from rainloop.training.jrgr import JRGR, forward_loops
@@ -36,6 +36,7 @@ class Options:
 
     device: str = "cpu"
     amp: bool = False
+    workers: int = 0
     log_every: int = 10
     ckpt_every: int = 250
     val_every: int = 250
@@ -75,13 +76,13 @@ def train(run_dir: str | Path, opts: Options = Options(), until: int | None = No
     described = {"syn": syn.description, "real": real.description, "val": data["val"]}
     bar = _progress(model.step, end, opts.progress)
     stopped = False
+    steps = range(model.step, end)
+    drawn = StepBatches(syn, real, cfg["seed"], cfg["batch"], cfg["crop"], cfg["pretrain_steps"])
     with StopOnSignal() as stop:
-        for step in range(model.step, end):
-            t0 = time.perf_counter()
-            rngs = step_rngs(cfg["seed"], step)
+        t0 = time.perf_counter()
+        for step, batch in zip(steps, step_batches(drawn, steps, opts.workers, model.device)):
             stage = model.stage(step)
-            batch = draw_batch(syn, real if stage == 2 else None, rngs, cfg["batch"], cfg["crop"], model.device)
-            terms = model.train_step(step, batch, rngs["pool"])
+            terms = model.train_step(step, batch, step_rngs(cfg["seed"], step)["pool"])
             seconds = time.perf_counter() - t0
             model.train_seconds += seconds
             log.write(step, stage, terms, seconds)
@@ -104,6 +105,7 @@ def train(run_dir: str | Path, opts: Options = Options(), until: int | None = No
                 _save(run_dir, model, val, log.flush_means(), described, opts)
             if stopped:
                 break
+            t0 = time.perf_counter()
     bar.close()
     if board is not None:
         board.close()
