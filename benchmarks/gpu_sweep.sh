@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Issue 8 on a GPU: the default model's recipe trained longer and at larger batches, with
+# variants side by side on one card, within a fixed time budget (a lent GPU is counted in
+# minutes). Every run is a plain `rainloop train` run folder; each is stopped and saved by
+# the budget if it has not finished (its g3.json then records the step it reached).
+#
+#   A   edge, gate off, always-raining physics rain as the real domain   (train_default.sh's run A)
+#   B   --init A into the gated derainer, dry frames and drizzle, identity term (run B)
+#   C   gated from the start, one run (no A/B split)
+# Variants: crop 128 or 192 (how much of the frame the veil is judged from), identity 20 or 10.
+#
+#   bash benchmarks/gpu_sweep.sh [RUNS_DIR]          BUDGET=seconds (default 500)
+#   SCALE=1000 BUDGET=300 bash benchmarks/gpu_sweep.sh /tmp/sweep    (a CPU smoke run: steps / SCALE)
+set -uo pipefail
+RUNS=${1:-runs/sweep}
+S=${SCALE:-1}
+BUDGET=${BUDGET:-500}
+START=$(date +%s)
+mkdir -p "$RUNS"
+COMMON=(--preset edge --syn builtin --real builtin --val builtin --batch 8 --threads 1 --workers 2
+        --ckpt-every 500 --val-every 500 --log-every 100)
+
+left() { echo $(( BUDGET - ($(date +%s) - START) )); }
+
+train() {  # train NAME ARGS...: one run, stopped (Ctrl-C: finish the step, save) when the budget is spent
+  local out=$RUNS/$1 t; shift
+  t=$(left)
+  if [ "$t" -lt 10 ]; then echo "$out: no time left"; return; fi
+  timeout -k 60 -s INT "$t" rainloop train "${COMMON[@]}" "$@" --out "$out" >"$out.log" 2>&1
+  echo "$(date +%T) $out: exit $? ($(tail -n 2 "$out.log" | tr '\n' ' '))"
+}
+
+A=(--steps $((5500 / S)) --pretrain-steps $((2000 / S)) --seed 0 --gate off --real-mix rain)
+B=(--steps $((1500 / S)) --seed 1 --gate on --real-mix default)
+C=(--steps $((7000 / S)) --pretrain-steps $((2000 / S)) --seed 0 --gate on --real-mix default --lambda-idt 20)
+
+( train a128 --crop 128 "${A[@]}"
+  train a128-b20 --crop 128 --init "$RUNS/a128" "${B[@]}" --lambda-idt 20 &
+  train a128-b10 --crop 128 --init "$RUNS/a128" "${B[@]}" --lambda-idt 10 &
+  wait ) &
+( train a192 --crop 192 "${A[@]}"
+  train a192-b20 --crop 192 --init "$RUNS/a192" "${B[@]}" --lambda-idt 20 ) &
+train c128 --crop 128 "${C[@]}" &
+wait
+
+python3 - "$RUNS" <<'EOF'
+import json, statistics, sys
+from pathlib import Path
+print(f"{'run':<10} {'steps':>6} {'s/step 1':>9} {'s/step 2':>9} {'val PSNR':>9} {'input':>7} {'dry':>7} {'minutes':>8}")
+for run in sorted(p for p in Path(sys.argv[1]).iterdir() if p.is_dir()):
+    lines = [json.loads(x) for x in (run / "losses.jsonl").read_text().splitlines()] if (run / "losses.jsonl").exists() else []
+    card = json.loads((run / "g3.json").read_text()) if (run / "g3.json").exists() else {}
+    sec = {s: statistics.median([x["sec"] for x in lines if x["stage"] == s] or [0]) for s in (1, 2)}
+    val = lambda k: f"{card[k]:.2f}" if card.get(k) is not None else "-"
+    print(f"{run.name:<10} {card.get('step', 0):>6} {sec[1]:>9.3f} {sec[2]:>9.3f} {val('val_psnr'):>9} "
+          f"{val('val_input_psnr'):>7} {val('val_dry_psnr'):>7} {card.get('train_seconds', 0) / 60:>8.1f}")
+EOF
