@@ -210,3 +210,32 @@ def test_init_adds_an_open_rain_gate_to_an_ungated_run_but_never_drops_one(tmp_p
         loop.train(tmp_path / "back", OPTS, new=runs.make_config("edge", crop=32, batch=2, steps=1, gate="off",
                                                                  init="default"))
     assert not (tmp_path / "back").exists()
+
+
+def test_dry_db_shifts_the_exported_gate_until_dry_frames_pass(tmp_path):
+    from rainloop.metrics import psnr
+    from rainloop.training.batches import to_image, to_tensor
+    from rainloop.training.gate_calibration import dry_crops
+
+    plain, calibrated = tmp_path / "a", tmp_path / "b"
+    runs.create_run(plain, config(steps=3, pretrain=2))
+    runs.create_run(calibrated, {**config(steps=3, pretrain=2), "dry_db": 45.0})
+    for run in (plain, calibrated):
+        loop.train(run, OPTS)
+    assert losses(plain) == losses(calibrated)  # the setting changes the export, not the training
+    images = dry_crops()  # the calibration set itself: the real forward must agree with the search
+
+    def dry_db(run):
+        net, _ = load_derainer(run)
+        with torch.no_grad():
+            return sum(psnr(to_image(net(to_tensor([x]))[0]), x) for x in images) / len(images)
+
+    record = load_derainer(calibrated)[1]["gate_calibration"]
+    assert record["dry_db_target"] == 45.0 and record["logit_shift"] > 0
+    assert record["dry_psnr_before"] < 45.0 <= record["dry_psnr_after"]
+    assert "gate_calibration" not in load_derainer(plain)[1]
+    assert dry_db(plain) == pytest.approx(record["dry_psnr_before"], abs=0.01)
+    assert dry_db(calibrated) == pytest.approx(record["dry_psnr_after"], abs=0.01)
+    weights = {run: load_derainer(run)[0].net.state_dict() for run in (plain, calibrated)}
+    changed = [k for k in weights[plain] if not torch.equal(weights[plain][k], weights[calibrated][k])]
+    assert changed == ["gate.2.bias"]

@@ -8,6 +8,7 @@ Outputs in the run folder:
 
 from __future__ import annotations
 
+import copy
 import json
 import platform
 import signal
@@ -24,6 +25,7 @@ from rainloop.atomic import write_text
 from rainloop.training.batches import StepBatches, open_real, open_synthetic, step_batches, step_rngs
 from rainloop.training.checkpoint import load_latest, save_checkpoint
 from rainloop.training.derainer_io import save_derainer
+from rainloop.training.gate_calibration import calibrate
 from rainloop.training.jrgr import JRGR, forward_loops
 from rainloop.training.runs import check_free, create_run, read_config
 from rainloop.training.validation import evaluate, open_val
@@ -125,7 +127,11 @@ def _save(run_dir: Path, model: JRGR, val: dict, losses: dict, described: dict, 
             **({"init": cfg["init_from"]} if "init_from" in cfg else {}),
             "train_seconds": round(model.train_seconds, 1), "machine": machine(model.device),
             "command": opts.command}
-    save_derainer(model.derainer(), cfg["g1"], run_dir / "g3.safetensors", meta)
+    derainer = model.derainer()
+    if cfg.get("dry_db") and derainer.gate is not None:
+        derainer = copy.deepcopy(derainer)
+        meta["gate_calibration"] = calibrate(derainer, cfg["dry_db"])
+    save_derainer(derainer, cfg["g1"], run_dir / "g3.safetensors", meta)
 
 
 def dry_run(cfg: dict, opts: Options = Options()) -> list[dict]:

@@ -20,7 +20,7 @@ DEFAULT_STEPS = 2000
 # Overridable preset entries -> where they live in the config.
 LOSS_KEYS = {"lambda_sup": "supervised", "lambda_cyc": "cycle", "lambda_adv": "adversarial",
              "lambda_idt": "identity", "lambda_gate": "gate"}
-PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate")
+PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "dry_db")
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
@@ -30,7 +30,8 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
     """The preset dict with overrides applied, plus the data and the schedule.
 
     overrides: crop, batch, lr, lr_pretrain, gate ("on"/"off"), lambda_sup, lambda_cyc,
-    lambda_adv, lambda_idt, lambda_gate (None = keep the preset's value). `init` (a run folder or a
+    lambda_adv, lambda_idt, lambda_gate (None = keep the preset's value); dry_db (the exported
+    G3's gate is shifted until dry frames reach it, training.gate_calibration). `init` (a run folder or a
     derainer, see training.warm_start) starts from trained weights, in stage 2.
     """
     cfg = get_preset(preset)
@@ -44,6 +45,8 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
             if cfg["g1"]["type"] != "edge_unet":
                 raise RainloopError(f"--gate: the {preset} derainer has no rain gate")
             cfg["g1"]["gate"] = value == "on"
+        elif key == "dry_db":
+            cfg["dry_db"] = float(value)
         elif key in LOSS_KEYS:
             cfg["loss"][LOSS_KEYS[key]] = float(value)
         elif key == "crop":
@@ -67,6 +70,8 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
 
 
 def check_config(cfg: dict) -> None:
+    if cfg.get("dry_db") is not None and not cfg["g1"].get("gate"):
+        raise RainloopError("--dry-db sets the rain gate's operating point; this derainer has no gate (--gate on)")
     m = multiple_of(cfg)
     if cfg["crop"] < m or cfg["crop"] % m:
         raise RainloopError(f"--crop {cfg['crop']}: the {cfg['preset']} derainer needs a multiple of {m}")

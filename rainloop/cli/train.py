@@ -42,6 +42,10 @@ def add_arguments(parser):
     parser.add_argument("--gate", choices=["on", "off"],
                         help="edge/tiny derainer's per-frame rain gate, which lets dry frames pass through "
                              "(default on)")
+    parser.add_argument("--dry-db", type=float,
+                        help="shift the exported G3's rain gate until dry frames pass at this mean PSNR "
+                             "against themselves (e.g. 40; dry crops of the held-out built-in photos; "
+                             "default: the gate as trained)")
     parser.add_argument("--lr", type=float, help="stage-2 learning rate (default from the preset)")
     parser.add_argument("--lr-pretrain", type=float, help="stage-1 learning rate (default from the preset)")
     parser.add_argument("--lambda-sup", type=float, help="supervised MSE weight (paper 50)")
@@ -63,7 +67,7 @@ def add_arguments(parser):
     parser.add_argument("--print-model", action="store_true", help="print parameters and GFLOPs of the preset's nets")
 
 
-_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate",
+_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "dry_db",
               "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
 _DATA = ("syn", "real", "val", "rain_mix", "real_mix", "every")
 
