@@ -128,7 +128,7 @@ def _save(run_dir: Path, model: JRGR, val: dict, losses: dict, described: dict, 
             "train_seconds": round(model.train_seconds, 1), "machine": machine(model.device),
             "command": opts.command}
     derainer = model.derainer()
-    if cfg.get("dry_db") and derainer.gate is not None:
+    if cfg.get("dry_db"):  # runs.check_config: only for gated derainers
         derainer = copy.deepcopy(derainer)
         meta["gate_calibration"] = calibrate(derainer, cfg["dry_db"])
     save_derainer(derainer, cfg["g1"], run_dir / "g3.safetensors", meta)
