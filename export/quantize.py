@@ -21,7 +21,8 @@ from tqdm import tqdm
 from rainloop.atomic import atomic_path
 from rainloop.data import open_pairs
 from rainloop.errors import RainloopError
-from rainloop.export.calibration import FrameReader, calibration_frames
+from rainloop.data import spread_frames
+from rainloop.export.calibration import FrameReader
 from rainloop.frames import resize_to
 from rainloop.export.card import card_path, read_card, write_card
 from rainloop.files import sha256_file
@@ -63,7 +64,7 @@ def quantize(onnx_path: str | Path, calib: str | Path, out: str | Path | None = 
     fp32 = OrtDerainer(src)
     size = _static_size(model) or size
     pairs, val_desc = validation_pairs(val, size)  # before calibrating: a bad --val fails fast
-    frames = calibration_frames(calib, n, size, progress)
+    frames = spread_frames(calib, n, size, "reading calibration frames", progress)
     kept = kept_float_nodes(model, keep_fp)
     with atomic_path(out) as tmp:
         with tqdm(total=len(frames), desc="calibrating", unit="frame", disable=not progress) as bar:

@@ -313,3 +313,31 @@ def open_unpaired(path: str | os.PathLike, every: int = 1) -> ImageSet | VideoFr
     if not videos:
         raise RainloopError(f"{folder}: no images or videos")
     return VideoFolder(folder, videos, every)
+
+
+def spread_frames(source: str | os.PathLike, n: int, size: tuple[int, int], desc: str = "reading frames",
+                  progress: bool = True) -> list[np.ndarray]:
+    """Up to n BGR uint8 frames of `size` (w, h) spread evenly over a folder of images, a video or a
+    folder of videos, so that they span the whole footage rather than its first seconds."""
+    from tqdm import tqdm
+
+    from rainloop.frames import resize_to
+
+    if n < 1:
+        raise RainloopError(f"--n {n}: need at least one frame")
+    source = Path(source)
+    samples = _spread(open_unpaired(source), source, n)
+    return [resize_to(s.rainy, size) for s in tqdm(samples, total=n, desc=desc, unit="frame", leave=False,
+                                                   disable=not progress)]
+
+
+def _spread(images, source: Path, n: int):
+    """Up to n samples: evenly indexed in a folder; every k-th frame of videos, k = length // n."""
+    if isinstance(images, Sequence):
+        picks = np.unique(np.linspace(0, len(images) - 1, min(n, len(images))).round().astype(int))
+        yield from (images[int(i)] for i in picks)
+        return
+    for count, sample in enumerate(open_unpaired(source, every=max(1, images.frame_count() // n)), 1):
+        yield sample
+        if count == n:
+            return

@@ -9,7 +9,6 @@ import torch
 from onnx import TensorProto, numpy_helper
 
 from rainloop.errors import RainloopError
-from rainloop.export.calibration import calibration_frames
 from rainloop.export.card import read_card
 from rainloop.files import sha256_file
 from rainloop.export.onnx_export import export_onnx
@@ -17,6 +16,7 @@ from rainloop.export.ort_model import OrtDerainer
 from rainloop.export.quality import float_psnr
 from rainloop.export.quantize import default_output, kept_float_nodes, quantize
 from rainloop.export.samples import rainy_pairs
+from rainloop.data import spread_frames
 from rainloop.images import write_image
 from rainloop.training.derainer_io import save_derainer
 from rainloop.training.networks import build_derainer
@@ -170,19 +170,19 @@ def test_conv_transpose_and_norms_stay_float(tmp_path, calib):
 
 def test_video_calibration_spreads_over_the_clip(tmp_path, kit):
     video = kit.write_video(tmp_path / "rain.avi", [kit.indexed_frame(i, (64, 48)) for i in range(40)])
-    frames = calibration_frames(video, 4, (64, 48), progress=False)
+    frames = spread_frames(video, 4, (64, 48), progress=False)
     assert [kit.frame_index(f) for f in frames] == [0, 10, 20, 30]
 
 
 def test_calibration_spreads_over_a_folder_of_clips(tmp_path, kit):
     kit.write_video(tmp_path / "clips" / "a.avi", [kit.indexed_frame(i, (64, 48)) for i in range(20)])
     kit.write_video(tmp_path / "clips" / "b.avi", [kit.indexed_frame(i, (64, 48)) for i in range(20, 40)])
-    frames = calibration_frames(tmp_path / "clips", 4, (64, 48), progress=False)
+    frames = spread_frames(tmp_path / "clips", 4, (64, 48), progress=False)
     assert [kit.frame_index(f) for f in frames] == [0, 10, 20, 30]
 
 
 def test_folder_calibration_spreads_and_resizes(calib):
-    frames = calibration_frames(calib, 3, SIZE, progress=False)
+    frames = spread_frames(calib, 3, SIZE, progress=False)
     assert len(frames) == 3 and all(f.shape == (64, 96, 3) for f in frames)
 
 

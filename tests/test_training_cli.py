@@ -44,6 +44,8 @@ def test_train_then_resume_with_more_steps(tmp_path, capsys):
     (["--init", "{tmp}/nowhere.safetensors"], ["nowhere.safetensors", "no such derainer"]),
     (["--init", "default", "--pretrain-steps", "1"], ["--pretrain-steps must be 0"]),
     (["--gate", "off", "--dry-db", "39"], ["--dry-db", "no gate"]),
+    (["--dry", "{tmp}/data"], ["--dry", "--dry-db"]),
+    (["--dry", "{tmp}/nowhere", "--dry-db", "40"], ["nowhere", "no such file"]),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, fragments):
     (tmp_path / "data").mkdir()

@@ -3,6 +3,7 @@
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
@@ -239,3 +240,22 @@ def test_dry_db_shifts_the_exported_gate_until_dry_frames_pass(tmp_path):
     weights = {run: load_derainer(run)[0].net.state_dict() for run in (plain, calibrated)}
     changed = [k for k in weights[plain] if not torch.equal(weights[plain][k], weights[calibrated][k])]
     assert changed == ["gate.2.bias"]
+
+
+def test_dry_db_on_a_cameras_own_dry_footage(tmp_path):
+    from rainloop import builtin
+    from rainloop.images import write_image
+
+    footage = tmp_path / "dry"
+    footage.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        write_image(footage / f"{i}.png", builtin.random_crop(rng, (200, 120), split="test"))
+    run = tmp_path / "run"
+    cfg = runs.make_config("tiny", crop=32, batch=2, steps=3, pretrain_steps=2, seed=3, val="none",
+                           dry=str(footage), dry_db=45.0)
+    runs.create_run(run, cfg)
+    loop.train(run, OPTS)
+    record = load_derainer(run)[1]["gate_calibration"]
+    assert record["frames"] == f"3 frames of {footage}, 320x240"
+    assert record["dry_psnr_after"] >= 45.0

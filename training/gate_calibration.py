@@ -38,6 +38,17 @@ def dry_crops(n: int = CROPS, size: tuple[int, int] = SIZE, seed: int = SEED) ->
     return [builtin.random_crop(rng, size, split=SPLIT) for _ in range(n)]
 
 
+def dry_set(path: str | None = None) -> tuple[list[np.ndarray], str]:
+    """The frames to calibrate on, and how the card describes them: a camera's own dry
+    footage (folder of images, video, folder of videos) or the built-in held-out crops."""
+    if path is None:
+        return dry_crops(), f"{CROPS} dry crops of the built-in {SPLIT} photos, seed {SEED}"
+    from rainloop.data import spread_frames
+
+    frames = spread_frames(path, CROPS, SIZE, progress=False)
+    return frames, f"{len(frames)} frames of {path}"
+
+
 @torch.no_grad()
 def _logits_and_layers(net: EdgeUNet, images: list[np.ndarray]):
     from rainloop.training.batches import to_tensor
@@ -66,14 +77,12 @@ def _dry_psnr(frames, shift: float) -> float:
     return float(np.mean(scores))
 
 
-def calibrate(net: EdgeUNet, dry_db: float, images: list[np.ndarray] | None = None) -> dict:
-    """Shift `net`'s gate (in place) so dry frames reach `dry_db`; returns the record for the card."""
+def calibrate(net: EdgeUNet, dry_db: float, dry: tuple[list[np.ndarray], str] | None = None) -> dict:
+    """Shift `net`'s gate (in place) so the dry frames (a dry_set) reach `dry_db`; returns the
+    record for the card."""
     if net.gate is None:
         raise ValueError("only a gated derainer has an operating point to set")
-    described = f"{len(images)} given dry frames" if images is not None else None
-    if images is None:
-        images = dry_crops()
-        described = f"{len(images)} dry crops of the built-in {SPLIT} photos, seed {SEED}"
+    images, described = dry or dry_set()
     h, w = images[0].shape[:2]
     if h % net.multiple or w % net.multiple:
         raise ValueError(f"calibration crops must be multiples of {net.multiple}")  # no padding to model
@@ -98,4 +107,4 @@ def calibrate(net: EdgeUNet, dry_db: float, images: list[np.ndarray] | None = No
     last.bias.data -= shift / RainGate.GAIN  # the logit is GAIN * the head's output
     return {"dry_db_target": dry_db, "logit_shift": shift, "dry_psnr_before": round(before, 2),
             "dry_psnr_after": round(_dry_psnr(frames, shift), 2),
-            "images": f"{described}, {w}x{h}"}
+            "frames": f"{described}, {w}x{h}"}

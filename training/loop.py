@@ -25,7 +25,7 @@ from rainloop.atomic import write_text
 from rainloop.training.batches import StepBatches, open_real, open_synthetic, step_batches, step_rngs
 from rainloop.training.checkpoint import load_latest, save_checkpoint
 from rainloop.training.derainer_io import save_derainer
-from rainloop.training.gate_calibration import calibrate
+from rainloop.training.gate_calibration import calibrate, dry_set
 from rainloop.training.jrgr import JRGR, forward_loops
 from rainloop.training.runs import check_free, create_run, read_config
 from rainloop.training.validation import evaluate, open_val
@@ -62,6 +62,7 @@ def train(run_dir: str | Path, opts: Options = Options(), until: int | None = No
     syn = open_synthetic(data["syn"], cfg["load"], data["rain_mix"])
     real = open_real(data["real"], cfg["load"], data["every"], data["real_mix"])
     val_pairs = open_val(data["val"])
+    dry = dry_set(data.get("dry")) if cfg.get("dry_db") else None  # read once, before the run folder exists
     model = JRGR(cfg, opts.device, opts.amp)
     val: dict = {}
     ckpt = None if new is not None else load_latest(run_dir / "checkpoints")
@@ -104,7 +105,7 @@ def train(run_dir: str | Path, opts: Options = Options(), until: int | None = No
                             board.add_scalar(f"val/{k}", val[k], step)
                     board.add_image("loops", _grid(model, batch, stage), step)
             if (step + 1) % opts.ckpt_every == 0 or last:
-                _save(run_dir, model, val, log.flush_means(), described, opts)
+                _save(run_dir, model, val, log.flush_means(), described, dry, opts)
             if stopped:
                 break
             t0 = time.perf_counter()
@@ -116,7 +117,7 @@ def train(run_dir: str | Path, opts: Options = Options(), until: int | None = No
             "stopped": stopped, "train_seconds": model.train_seconds}
 
 
-def _save(run_dir: Path, model: JRGR, val: dict, losses: dict, described: dict, opts: Options) -> None:
+def _save(run_dir: Path, model: JRGR, val: dict, losses: dict, described: dict, dry, opts: Options) -> None:
     tensors, info = model.state()
     save_checkpoint(run_dir / "checkpoints", model.step, tensors, {**info, "val": val, "losses": losses})
     cfg = model.cfg
@@ -128,9 +129,9 @@ def _save(run_dir: Path, model: JRGR, val: dict, losses: dict, described: dict, 
             "train_seconds": round(model.train_seconds, 1), "machine": machine(model.device),
             "command": opts.command}
     derainer = model.derainer()
-    if cfg.get("dry_db"):  # runs.check_config: only for gated derainers
+    if dry is not None:  # --dry-db; runs.check_config allows it only for gated derainers
         derainer = copy.deepcopy(derainer)
-        meta["gate_calibration"] = calibrate(derainer, cfg["dry_db"])
+        meta["gate_calibration"] = calibrate(derainer, cfg["dry_db"], dry)
     save_derainer(derainer, cfg["g1"], run_dir / "g3.safetensors", meta)
 
 

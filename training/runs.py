@@ -24,7 +24,7 @@ PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "dry_db")
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
-                rain_mix: str = "default", real_mix: str = "default", every: int = 1,
+                rain_mix: str = "default", real_mix: str = "default", every: int = 1, dry: str | None = None,
                 steps: int | None = None, pretrain_steps: int | None = None, seed: int = 0,
                 init: str | None = None, **overrides) -> dict:
     """The preset dict with overrides applied, plus the data and the schedule.
@@ -64,7 +64,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
     cfg.update(format=FORMAT, steps=int(steps),
                pretrain_steps=int(steps // 2 if pretrain_steps is None else pretrain_steps), seed=int(seed),
                data={"syn": syn, "real": real, "val": val, "rain_mix": rain_mix, "real_mix": real_mix,
-                     "every": int(every)})
+                     "every": int(every), "dry": dry})
     check_config(cfg)
     return cfg
 
@@ -72,6 +72,8 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
 def check_config(cfg: dict) -> None:
     if cfg.get("dry_db") is not None and not cfg["g1"].get("gate"):
         raise RainloopError("--dry-db sets the rain gate's operating point; this derainer has no gate (--gate on)")
+    if cfg["data"].get("dry") and cfg.get("dry_db") is None:
+        raise RainloopError("--dry: dry footage is only read to set the gate; give --dry-db too")
     m = multiple_of(cfg)
     if cfg["crop"] < m or cfg["crop"] % m:
         raise RainloopError(f"--crop {cfg['crop']}: the {cfg['preset']} derainer needs a multiple of {m}")

@@ -44,8 +44,9 @@ def add_arguments(parser):
                              "(default on)")
     parser.add_argument("--dry-db", type=float,
                         help="shift the exported G3's rain gate until dry frames pass at this mean PSNR "
-                             "against themselves (e.g. 40; dry crops of the held-out built-in photos; "
-                             "default: the gate as trained)")
+                             "against themselves (e.g. 40; default: the gate as trained)")
+    parser.add_argument("--dry", help="with --dry-db: your camera's dry footage (folder of images, video, "
+                                      "folder of videos; default: crops of the held-out built-in photos)")
     parser.add_argument("--lr", type=float, help="stage-2 learning rate (default from the preset)")
     parser.add_argument("--lr-pretrain", type=float, help="stage-1 learning rate (default from the preset)")
     parser.add_argument("--lambda-sup", type=float, help="supervised MSE weight (paper 50)")
@@ -69,7 +70,7 @@ def add_arguments(parser):
 
 _OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "dry_db",
               "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
-_DATA = ("syn", "real", "val", "rain_mix", "real_mix", "every")
+_DATA = ("syn", "real", "val", "rain_mix", "real_mix", "every", "dry")
 
 
 def run(args):
