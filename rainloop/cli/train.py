@@ -11,7 +11,8 @@ gets config.json, losses.jsonl, tb/ (TensorBoard), checkpoints/ and
 g3.safetensors + g3.json (the derainer, ready for `rainloop export`).
 Ctrl-C finishes the step, saves and stops; --resume continues, also with a
 larger --steps. --init default fine-tunes the bundled model on your footage
-(stage 2 only; keep --lambda-idt on so dry frames still pass through)."""
+(stage 2 only; keep --lambda-idt on, and --dry-db 40 --dry DRY_FOOTAGE, so
+dry frames still pass through)."""
 
 
 def add_arguments(parser):
