@@ -19,9 +19,8 @@ from onnx import TensorProto, numpy_helper
 from tqdm import tqdm
 
 from rainloop.atomic import atomic_path
-from rainloop.data import open_pairs
+from rainloop.data import open_pairs, spread_frames
 from rainloop.errors import RainloopError
-from rainloop.data import spread_frames
 from rainloop.export.calibration import FrameReader
 from rainloop.frames import resize_to
 from rainloop.export.card import card_path, read_card, write_card
