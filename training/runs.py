@@ -45,8 +45,6 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
             if cfg["g1"]["type"] != "edge_unet":
                 raise RainloopError(f"--gate: the {preset} derainer has no rain gate")
             cfg["g1"]["gate"] = value == "on"
-        elif key == "dry_db":
-            cfg["dry_db"] = float(value)
         elif key in LOSS_KEYS:
             cfg["loss"][LOSS_KEYS[key]] = float(value)
         elif key == "crop":
