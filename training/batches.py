@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from rainloop.errors import RainloopError
+from rainloop.training.jrgr import stage_of
 
 # Intensity mixes for the on-the-fly synthetic rain: probability of a dry frame
 # (O_s = B_s) and the uniform intensity range of the rest.
@@ -225,12 +226,12 @@ def step_rngs(seed: int, step: int) -> dict[str, np.random.Generator]:
     return {k: np.random.default_rng([seed, step, i]) for i, k in enumerate(("syn", "real", "pool"))}
 
 
-def draw_batch(syn, real, rngs: dict, n: int, crop: int, device="cpu") -> dict[str, torch.Tensor]:
-    """One training batch: O_s, B_s always; O_t when a real source is given."""
+def draw_batch(syn, real, rngs: dict, n: int, crop: int) -> dict[str, torch.Tensor]:
+    """One training batch on the CPU: O_s, B_s always; O_t when a real source is given."""
     pairs = [syn.draw(rngs["syn"], crop) for _ in range(n)]
-    batch = {"O_s": to_tensor([p[0] for p in pairs], device), "B_s": to_tensor([p[1] for p in pairs], device)}
+    batch = {"O_s": to_tensor([p[0] for p in pairs]), "B_s": to_tensor([p[1] for p in pairs])}
     if real is not None:
-        batch["O_t"] = to_tensor([real.draw(rngs["real"], crop)[0] for _ in range(n)], device)
+        batch["O_t"] = to_tensor([real.draw(rngs["real"], crop)[0] for _ in range(n)])
     return batch
 
 
@@ -246,7 +247,7 @@ class StepBatches(torch.utils.data.Dataset):
         return 2**62
 
     def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
-        real = self.real if step >= self.pretrain_steps else None  # stage 1 trains on pairs alone
+        real = self.real if stage_of(step, self.pretrain_steps) == 2 else None
         return draw_batch(self.syn, real, step_rngs(self.seed, step), self.n, self.crop)
 
 

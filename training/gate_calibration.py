@@ -61,7 +61,8 @@ def _logits_and_layers(net: EdgeUNet, images: list[np.ndarray]):
         for img in images:
             x = to_tensor([img], device)
             net(x)
-            yield x[0].cpu().numpy(), float(seen["logit"]), seen["layer"][0].cpu().numpy()
+            x = x[0].cpu().numpy()
+            yield x, np.round(x * 255).astype(np.uint8), float(seen["logit"]), seen["layer"][0].cpu().numpy()
     finally:
         for h in hooks:
             h.remove()
@@ -71,9 +72,9 @@ def _dry_psnr(frames, shift: float) -> float:
     from rainloop.metrics import psnr
 
     scores = []
-    for x, logit, layer in frames:
+    for x, x8, logit, layer in frames:
         y = np.clip(x - layer / (1 + np.exp(shift - logit)), 0, 1)
-        scores.append(psnr(np.round(y * 255).astype(np.uint8), np.round(x * 255).astype(np.uint8)))
+        scores.append(psnr(np.round(y * 255).astype(np.uint8), x8))
     return float(np.mean(scores))
 
 

@@ -87,6 +87,11 @@ def forward_loops(nets: Nets, O_s: torch.Tensor, O_t: torch.Tensor) -> dict[str,
     return out
 
 
+def stage_of(step: int, pretrain_steps: int) -> int:
+    """1 while G1 pre-trains alone on synthetic pairs, then 2 (the joint loops)."""
+    return 1 if step < pretrain_steps else 2
+
+
 def set_requires_grad(modules, flag: bool) -> None:
     for m in modules:
         for p in m.parameters():
@@ -134,7 +139,7 @@ class JRGR:
     # -- schedule ---------------------------------------------------------
 
     def stage(self, step: int) -> int:
-        return 1 if step < self.cfg["pretrain_steps"] else 2
+        return stage_of(step, self.cfg["pretrain_steps"])
 
     def lr_factor(self, step: int) -> float:
         """Constant through the first half of stage 2, then linear decay towards 0."""
