@@ -7,12 +7,17 @@
 #   A   edge, gate off, always-raining physics rain as the real domain   (train_default.sh's run A)
 #   B   --init A into the gated derainer, dry frames and drizzle, identity term (run B)
 #   C   gated from the start, one run (no A/B split)
-# Variants: crop 128 or 192 (how much of the frame the veil is judged from), identity 20 or 10.
+# Sets of runs (second argument):
+#   recipes (session 4): A, A -> B and C; crop 128 or 192 (how much of the frame the veil is
+#            judged from), identity 20 or 10
+#   fog (session 5): C with streak-fog synthetic pairs (--syn-style streak-fog); the same
+#            trained longer, ungated, and as a supervised-only G1 (the baseline to beat)
 #
-#   bash benchmarks/gpu_sweep.sh [RUNS_DIR]          BUDGET=seconds (default 500)
-#   SCALE=1000 BUDGET=300 bash benchmarks/gpu_sweep.sh /tmp/sweep    (a CPU smoke run: steps / SCALE)
+#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog]     BUDGET=seconds (default 500)
+#   SCALE=1000 BUDGET=300 bash benchmarks/gpu_sweep.sh /tmp/sweep fog   (a CPU smoke run: steps / SCALE)
 set -uo pipefail
 RUNS=${1:-runs/sweep}
+SET=${2:-recipes}
 S=${SCALE:-1}
 BUDGET=${BUDGET:-500}
 START=$(date +%s)
@@ -34,13 +39,23 @@ A=(--steps $((5500 / S)) --pretrain-steps $((2000 / S)) --seed 0 --gate off --re
 B=(--steps $((1500 / S)) --seed 1 --gate on --real-mix default)
 C=(--steps $((7000 / S)) --pretrain-steps $((2000 / S)) --seed 0 --gate on --real-mix default --lambda-idt 20)
 
-( train a128 --crop 128 "${A[@]}"
-  train a128-b20 --crop 128 --init "$RUNS/a128" "${B[@]}" --lambda-idt 20 &
-  train a128-b10 --crop 128 --init "$RUNS/a128" "${B[@]}" --lambda-idt 10 &
-  wait ) &
-( train a192 --crop 192 "${A[@]}"
-  train a192-b20 --crop 192 --init "$RUNS/a192" "${B[@]}" --lambda-idt 20 ) &
-train c128 --crop 128 "${C[@]}" &
+if [ "$SET" = recipes ]; then
+  ( train a128 --crop 128 "${A[@]}"
+    train a128-b20 --crop 128 --init "$RUNS/a128" "${B[@]}" --lambda-idt 20 &
+    train a128-b10 --crop 128 --init "$RUNS/a128" "${B[@]}" --lambda-idt 10 &
+    wait ) &
+  ( train a192 --crop 192 "${A[@]}"
+    train a192-b20 --crop 192 --init "$RUNS/a192" "${B[@]}" --lambda-idt 20 ) &
+  train c128 --crop 128 "${C[@]}" &
+elif [ "$SET" = fog ]; then
+  F=(--crop 128 --syn-style streak-fog --pretrain-steps $((2000 / S)) --seed 0 --real-mix default --lambda-idt 20)
+  train f128 "${F[@]}" --steps $((7000 / S)) --gate on --dry-db 40 &
+  train f128-10k "${F[@]}" --steps $((10000 / S)) --gate on --dry-db 40 &
+  train f128-open "${F[@]}" --steps $((7000 / S)) --gate off &
+  train f128-sup --crop 128 --syn-style streak-fog --steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0 &
+else
+  echo "unknown set $SET (recipes or fog)"; exit 2
+fi
 wait
 
 python3 - "$RUNS" <<'EOF'

@@ -8,6 +8,12 @@ sparse salt noise (equivalent to thresholding uniform noise) smeared by a
 motion-blur line kernel at an angle, one to three layers of different
 density, angle, length and width, added to the photo or screen-blended.
 
+`streak-fog` -- the streak recipe in front of rain accumulation as fog,
+O = T * B + (1 - T) * A with Koschmieder transmission T = exp(-beta * depth):
+RainCityscapes' recipe (Hu et al., CVPR 2019), the kind of synthetic pairs the
+JRGR authors trained on. Without depth maps, depth is a ground plane seen from
+the camera (farther toward the top), the airlight grey with a slight tint.
+
 `physics` -- a more realistic model, the stand-in for real rain:
 - Garg & Nayar, "Photorealistic rendering of rain streaks" (SIGGRAPH 2006)
   and "Vision and rain" (IJCV 2007): a drop refracts light from a wide cone
@@ -48,7 +54,7 @@ import numpy as np
 
 from rainloop.errors import RainloopError
 
-STYLES = ("streak", "physics")
+STYLES = ("streak", "streak-fog", "physics")
 
 # A drop moves this many streak lengths between frames: the exposure covers
 # only part of the frame interval (e.g. 1/60 s exposure at 30 fps -> ~2).
@@ -230,6 +236,16 @@ def _physics_field(scene: np.ndarray, rng: np.random.Generator, intensity: float
     )
 
 
+def _fog(scene: np.ndarray, rng: np.random.Generator, intensity: float) -> np.ndarray:
+    h, w = scene.shape[:2]
+    depth = np.linspace(rng.uniform(0.8, 1.3), rng.uniform(0.1, 0.4), h, dtype=np.float32)[:, None]
+    t = np.exp(-intensity * rng.uniform(0.2, 1.2) * depth)
+    transmission = np.ascontiguousarray(np.broadcast_to(t, (h, w)))
+    airlight = rng.uniform(0.75, 1.0) + rng.uniform(-0.03, 0.03, 3)
+    veil = np.broadcast_to(airlight.astype(np.float32), scene.shape).copy()
+    return cv2.blendLinear(scene, veil, transmission, 1 - transmission)
+
+
 def _compose_streak(scene: np.ndarray, fld: _Field, t: int, gains) -> np.ndarray:
     rain = sum(g * _streak_map(layer, fld.size, t) for layer, g in zip(fld.layers, gains))
     rain = np.minimum(rain, 1.0)[..., None]
@@ -288,6 +304,8 @@ def _frames(clean: np.ndarray, n_frames: int, rng: np.random.Generator, style: s
     size = (clean.shape[1], clean.shape[0])
     fld = (_physics_field(scene, rng, intensity) if style == "physics"
            else _streak_field(size, rng, intensity))
+    if style == "streak-fog":
+        scene = _fog(scene, rng, intensity)
     for layer in fld.layers:
         _seed_drops(layer, size, rng)
     for t in range(n_frames):

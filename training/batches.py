@@ -1,7 +1,7 @@
 """Where training images come from: the two domains of JRGR, as random crops.
 
-- synthetic pairs (O_s, B_s): `builtin` renders streak rain on the fly over
-  built-in clean photos (a mix from dry to downpour, dry frames included so a
+- synthetic pairs (O_s, B_s): `builtin` renders streak rain (optionally in
+  front of fog, `streak-fog`) on the fly over built-in clean photos (a mix from dry to downpour, dry frames included so a
   dry scene learns to pass through), or a paired dataset folder;
 - real rainy images O_t (unpaired): a folder, a JRGR root's Ot/, or a video.
   `builtin` is only a STAND-IN: the project's physics rain renderer on other
@@ -69,20 +69,26 @@ def random_window(rng: np.random.Generator, imgs: list[np.ndarray], crop: int) -
     return [np.ascontiguousarray(im[:, ::-1] if flip else im) for im in out]
 
 
+SYN_STYLES = ("streak", "streak-fog")
+
+
 class BuiltinPairs:
     """Streak rain rendered on built-in train-split crops, intensities from the mix."""
 
-    def __init__(self, mix: str = "default"):
+    def __init__(self, mix: str = "default", style: str = "streak"):
         if mix not in RAIN_MIXES:
             raise RainloopError(f"--rain-mix {mix!r}: choose one of {', '.join(RAIN_MIXES)}")
+        if style not in SYN_STYLES:
+            raise RainloopError(f"--syn-style {style!r}: choose one of {', '.join(SYN_STYLES)}")
         self.mix = mix
-        self.description = f"builtin: streak rain ({mix} mix) on built-in train photos"
+        self.style = style
+        self.description = f"builtin: {style} rain ({mix} mix) on built-in train photos"
 
     def draw(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, np.ndarray]:
         from rainloop import builtin, rain
 
         clean = builtin.random_crop(rng, (crop, crop), split="train")
-        return rain.render(clean, rng, style="streak", intensity=draw_intensity(rng, RAIN_MIXES[self.mix])), clean
+        return rain.render(clean, rng, style=self.style, intensity=draw_intensity(rng, RAIN_MIXES[self.mix])), clean
 
 
 class BuiltinReal:
@@ -189,9 +195,9 @@ def _frames_in_memory(frames, load: int) -> list:
     return kept
 
 
-def open_synthetic(spec: str, load: int, mix: str = "default"):
+def open_synthetic(spec: str, load: int, mix: str = "default", style: str = "streak"):
     if spec == "builtin":
-        return BuiltinPairs(mix)
+        return BuiltinPairs(mix, style)
     _need_path(spec, "--syn")
     return FolderPairs(spec, load)
 

@@ -24,7 +24,7 @@ PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "dry_db")
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
-                rain_mix: str = "default", real_mix: str = "default", every: int = 1, dry: str | None = None,
+                rain_mix: str = "default", syn_style: str = "streak", real_mix: str = "default", every: int = 1, dry: str | None = None,
                 steps: int | None = None, pretrain_steps: int | None = None, seed: int = 0,
                 init: str | None = None, **overrides) -> dict:
     """The preset dict with overrides applied, plus the data and the schedule.
@@ -61,7 +61,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
         cfg["init"] = init
     cfg.update(format=FORMAT, steps=int(steps),
                pretrain_steps=int(steps // 2 if pretrain_steps is None else pretrain_steps), seed=int(seed),
-               data={"syn": syn, "real": real, "val": val, "rain_mix": rain_mix, "real_mix": real_mix,
+               data={"syn": syn, "real": real, "val": val, "rain_mix": rain_mix, "syn_style": syn_style, "real_mix": real_mix,
                      "every": int(every), "dry": dry})
     check_config(cfg)
     return cfg

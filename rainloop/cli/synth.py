@@ -2,7 +2,7 @@
 
 HELP = "render rainy/clean training or test pairs (or a rainy video) from clean photos"
 
-STYLES = ("streak", "physics")  # mirrors rainloop.rain.STYLES without importing OpenCV here
+STYLES = ("streak", "streak-fog", "physics")  # mirrors rainloop.rain.STYLES without importing OpenCV here
 
 
 def add_arguments(parser):
@@ -13,7 +13,8 @@ def add_arguments(parser):
     parser.add_argument("--size", metavar="WxH", help="crop size (default 256x256; 640x360 for --video)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default 0)")
     parser.add_argument("--style", choices=STYLES,
-                        help="streak (default for pairs): classic synthetic streaks; "
+                        help="streak (default for pairs): classic synthetic streaks; streak-fog: the same "
+                             "in front of depth-dependent fog (RainCityscapes' recipe); "
                              "physics (default for --video): blended depth layers, veil, noise, JPEG")
     level = parser.add_mutually_exclusive_group()
     level.add_argument("--intensity", type=float, metavar="F",

@@ -28,6 +28,9 @@ def add_arguments(parser):
     parser.add_argument("--every", type=int, help="with a video --real: keep every k-th frame (default 1)")
     parser.add_argument("--rain-mix", choices=["default", "light", "heavy"],
                         help="intensity mix of the built-in synthetic rain (default: default, 12%% dry)")
+    parser.add_argument("--syn-style", choices=["streak", "streak-fog"],
+                        help="style of the built-in synthetic rain (default streak; streak-fog adds rain "
+                             "accumulation as depth-dependent fog, as RainCityscapes does)")
     parser.add_argument("--real-mix", choices=["default", "rain"],
                         help="intensity mix of --real builtin (default: default, 12%% dry, drizzle to downpour; "
                              "rain: always raining)")
@@ -71,7 +74,7 @@ def add_arguments(parser):
 
 _OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "dry_db",
               "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
-_DATA = ("syn", "real", "val", "rain_mix", "real_mix", "every", "dry")
+_DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "dry")
 
 
 def run(args):
