@@ -33,9 +33,10 @@ def evaluate(pairs: Iterable[Sample], derain: Derain = identity, y: bool = False
              limit: int | None = None, progress: bool = False) -> dict:
     """Mean scores over `pairs` (the first `limit`), plus one row per image.
 
-    Returns {"n", "psnr", "ssim", "input_psnr", "input_ssim", "gain_db", "y",
-    "per_image": [{"name", "psnr", "ssim", "input_psnr", "input_ssim"}]}; means
-    are over images, as deraining papers report them.
+    Returns {"n", "psnr", "ssim", "input_psnr", "input_ssim", "gain_db", "psnr_p10", "worst",
+    "y", "per_image": [{"name", "psnr", "ssim", "input_psnr", "input_ssim"}]}; means are over
+    images, as deraining papers report them. A mean of PSNRs hides bad images (one untouched
+    image counts 100 dB), hence the 10th percentile and the worst image ({"name", "psnr"}).
     """
     items = itertools.islice(pairs, limit)
     if progress:
@@ -47,4 +48,7 @@ def evaluate(pairs: Iterable[Sample], derain: Derain = identity, y: bool = False
     if not rows:
         raise ValueError("evaluate: no pairs to score")
     means = {key: float(np.mean([r[key] for r in rows])) for key in ("psnr", "ssim", "input_psnr", "input_ssim")}
-    return {"n": len(rows), **means, "gain_db": means["psnr"] - means["input_psnr"], "y": y, "per_image": rows}
+    worst = min(rows, key=lambda r: r["psnr"])
+    return {"n": len(rows), **means, "gain_db": means["psnr"] - means["input_psnr"],
+            "psnr_p10": float(np.percentile([r["psnr"] for r in rows], 10)),
+            "worst": {"name": worst["name"], "psnr": worst["psnr"]}, "y": y, "per_image": rows}

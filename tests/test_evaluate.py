@@ -31,6 +31,17 @@ def test_oracle_reaches_the_cap_and_limit_counts(samples):
     assert report["gain_db"] == pytest.approx(metrics.PSNR_CAP - report["input_psnr"])
 
 
+def test_worst_image_and_percentile_expose_what_the_mean_hides(samples):
+    # The oracle on two images and identity on the third: the mean stays high (a perfect
+    # image counts 100 dB), the worst image and the 10th percentile show the bad one.
+    oracle = {id(s.rainy): s.clean for s in samples[:2]}
+    report = evaluate(samples, lambda rainy: oracle.get(id(rainy), rainy))
+    bad = metrics.psnr(samples[2].rainy, samples[2].clean)
+    assert report["psnr"] > 60
+    assert report["worst"] == {"name": "s2", "psnr": pytest.approx(bad)}
+    assert bad < report["psnr_p10"] < metrics.PSNR_CAP
+
+
 def test_wrong_output_shape_is_a_bug(samples):
     with pytest.raises(ValueError, match="s0: derainer returned"):
         evaluate(samples, lambda rainy: rainy[:-1])

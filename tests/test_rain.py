@@ -52,6 +52,21 @@ def test_physics_differs_from_streak(clean):
     assert (physics.astype(int) < clean.astype(int) - 8).any()
 
 
+def test_streak_fog_is_the_same_streaks_in_front_of_depth_dependent_fog(clean):
+    streak = rain.render(clean, np.random.default_rng(3), "streak", 0.8)
+    fog = rain.render(clean, np.random.default_rng(3), "streak-fog", 0.8).astype(float)
+    background = (streak == clean).all(2)  # no streak here (the same drops fall in both)
+    assert background.mean() > 0.3
+    # Fog pulls the scene toward one bright airlight: less contrast than the clean scene.
+    assert fog[background].std() < 0.9 * clean.astype(float)[background].std()
+    # On a flat grey scene the veil shows the depth: thicker toward the top of the frame.
+    grey = np.full_like(clean, 60)
+    veil = rain.render(grey, np.random.default_rng(3), "streak-fog", 0.8).astype(float) - 60
+    clear = (rain.render(grey, np.random.default_rng(3), "streak", 0.8) == 60).all(2)
+    quarter = len(grey) // 4
+    assert veil[:quarter][clear[:quarter]].mean() > veil[-quarter:][clear[-quarter:]].mean() + 10
+
+
 def test_line_kernel_follows_the_angle():
     vertical = rain.line_kernel(10, 0, 1)
     assert vertical.max() == pytest.approx(1.0)

@@ -21,6 +21,15 @@ def test_builtin_pairs_mix_dry_frames_and_are_reproducible():
     assert all(np.array_equal(a, b) for a, b in zip(again, draws[0]))
 
 
+def test_streak_fog_pairs_share_the_clean_crop_and_streaks_but_add_fog():
+    plain = open_synthetic("builtin", 40).draw(np.random.default_rng(4), 64)
+    fog = open_synthetic("builtin", 40, style="streak-fog").draw(np.random.default_rng(4), 64)
+    assert np.array_equal(plain[1], fog[1]) and not np.array_equal(plain[0], plain[1])  # seed 4 is wet
+    assert np.abs(fog[0].astype(int) - plain[0]).mean() > 2
+    with pytest.raises(RainloopError, match="--syn-style 'physics'"):
+        open_synthetic("builtin", 40, style="physics")
+
+
 def test_builtin_real_default_mix_has_dry_frames_and_drizzle_rain_mix_never_dry():
     rng = np.random.default_rng(2)
     default = [draw_intensity(rng, REAL_MIXES["default"]) for _ in range(400)]

@@ -184,13 +184,22 @@ def test_init_names_what_is_wrong_with_a_damaged_run(tmp_path):
         warm_start(JRGR(cfg), str(src))
 
 
-def test_runs_from_before_real_mix_resume_as_always_raining(tmp_path):
+def test_runs_from_before_real_mix_and_syn_style_resume_as_they_were_trained(tmp_path):
     run = tmp_path / "run"
     cfg = config(steps=1, pretrain=1)
-    del cfg["data"]["real_mix"]
+    del cfg["data"]["real_mix"], cfg["data"]["syn_style"]
     runs.create_run(run, cfg)
     assert runs.read_config(run)["data"]["real_mix"] == "rain"
+    assert runs.read_config(run)["data"]["syn_style"] == "streak"
     assert config()["data"]["real_mix"] == "default"
+
+
+def test_streak_fog_pairs_reach_the_training_loop(tmp_path):
+    run = tmp_path / "run"
+    loop.train(run, OPTS, new=runs.make_config("tiny", crop=32, batch=2, steps=1, pretrain_steps=1, seed=3,
+                                               val="none", syn_style="streak-fog"))
+    _, card = load_derainer(run)
+    assert "streak-fog rain" in card["data"]["syn"]
 
 
 def test_init_adds_an_open_rain_gate_to_an_ungated_run_but_never_drops_one(tmp_path):

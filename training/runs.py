@@ -24,7 +24,8 @@ PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "dry_db")
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
-                rain_mix: str = "default", syn_style: str = "streak", real_mix: str = "default", every: int = 1, dry: str | None = None,
+                rain_mix: str = "default", syn_style: str = "streak", real_mix: str = "default", every: int = 1,
+                dry: str | None = None,
                 steps: int | None = None, pretrain_steps: int | None = None, seed: int = 0,
                 init: str | None = None, **overrides) -> dict:
     """The preset dict with overrides applied, plus the data and the schedule.
@@ -61,8 +62,8 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
         cfg["init"] = init
     cfg.update(format=FORMAT, steps=int(steps),
                pretrain_steps=int(steps // 2 if pretrain_steps is None else pretrain_steps), seed=int(seed),
-               data={"syn": syn, "real": real, "val": val, "rain_mix": rain_mix, "syn_style": syn_style, "real_mix": real_mix,
-                     "every": int(every), "dry": dry})
+               data={"syn": syn, "real": real, "val": val, "rain_mix": rain_mix, "syn_style": syn_style,
+                     "real_mix": real_mix, "every": int(every), "dry": dry})
     check_config(cfg)
     return cfg
 
@@ -94,6 +95,7 @@ def read_config(run_dir: str | Path) -> dict:
         raise RainloopError(f"{run_dir}: not a training run (no {CONFIG})")
     cfg = read_json(path, "run config", FORMAT)
     cfg["data"].setdefault("real_mix", "rain")  # runs from before --real-mix were always raining
+    cfg["data"].setdefault("syn_style", "streak")  # and those from before --syn-style saw plain streaks
     return cfg
 
 

@@ -53,3 +53,5 @@ def _print(report: dict) -> None:
     print(f"{report['n']} pairs ({report['layout']}), {space}, model {report['model']}: "
           f"PSNR {report['input_psnr']:.2f} -> {report['psnr']:.2f} dB (gain {report['gain_db']:+.2f}), "
           f"SSIM {report['input_ssim']:.4f} -> {report['ssim']:.4f}")
+    print(f"output PSNR: 10th percentile {report['psnr_p10']:.2f} dB, worst {report['worst']['psnr']:.2f} dB "
+          f"({report['worst']['name']})")
