@@ -19,11 +19,15 @@ def one_line_error(capsys, argv, *fragments):
     return err
 
 
-def test_train_then_resume_with_more_steps(tmp_path, capsys):
+def test_train_in_chunks_then_resume_with_more_steps(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", *TINY, "--out", str(run), "--steps", "2", "--pretrain-steps", "1"]) == 0
+    assert main(["train", *TINY, "--out", str(run), "--steps", "2", "--pretrain-steps", "1", "--until", "1"]) == 0
+    assert load_derainer(run)[1]["step"] == 1
+    out = capsys.readouterr().out
+    assert "no validation set" in out and "--resume to continue" in out  # TINY runs with --val none
+    assert main(["train", "--out", str(run), "--resume"]) == 0
     assert load_derainer(run)[1]["step"] == 2
-    assert "no validation set" in capsys.readouterr().out  # TINY runs with --val none
+    assert "--resume to continue" not in capsys.readouterr().out
     one_line_error(capsys, [*TINY, "--out", str(run), "--steps", "3"], "already exists", "--resume")
     one_line_error(capsys, ["--preset", "edge", "--out", str(run), "--resume", "--steps", "3"],
                    "preset 'tiny'", "'edge'")
@@ -39,6 +43,8 @@ def test_train_then_resume_with_more_steps(tmp_path, capsys):
     (["--real", "{tmp}/data"], ["data", "no images"]),
     (["--crop", "36"], ["--crop 36", "multiple of 8"]),
     (["--steps", "0"], ["--steps must be at least 1"]),
+    (["--until", "0"], ["--until must be at least 1"]),
+    (["--sky", "1.5"], ["--sky 1.5", "between 0 and 1"]),
     (["--device", "tpu"], ["--device"]),
     (["--init", "default"], ["--init", "--preset edge"]),
     (["--init", "{tmp}/nowhere.safetensors"], ["nowhere.safetensors", "no such derainer"]),

@@ -251,6 +251,25 @@ def test_dry_db_shifts_the_exported_gate_until_dry_frames_pass(tmp_path):
     assert changed == ["gate.2.bias"]
 
 
+def test_gate_opens_when_dry_frames_have_room_to_spare(tmp_path):
+    import copy
+
+    from rainloop.training.gate_calibration import calibrate, dry_set
+
+    run = tmp_path / "run"
+    runs.create_run(run, config(steps=3, pretrain=2))
+    loop.train(run, OPTS)
+    net = load_derainer(run)[0].net
+    dry = dry_set()
+    shut = calibrate(copy.deepcopy(net), 200.0, dry)  # unreachable: shut as far as it goes, no further
+    assert shut["logit_shift"] == 8.0 and shut["dry_psnr_after"] > shut["dry_psnr_before"]
+    start = shut["dry_psnr_before"]
+    opened = calibrate(copy.deepcopy(net), start - 3, dry)
+    assert opened["logit_shift"] < 0 and start - 3 <= opened["dry_psnr_after"] < start
+    closed = calibrate(copy.deepcopy(net), start + 3, dry)
+    assert closed["logit_shift"] > 0 and closed["dry_psnr_after"] >= start + 3
+
+
 def test_dry_db_on_a_cameras_own_dry_footage(tmp_path):
     from rainloop import builtin
     from rainloop.images import write_image

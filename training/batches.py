@@ -72,38 +72,58 @@ def random_window(rng: np.random.Generator, imgs: list[np.ndarray], crop: int) -
 SYN_STYLES = ("streak", "streak-fog")
 
 
+def _check_sky(sky: float) -> float:
+    if not 0 <= sky <= 1:
+        raise RainloopError(f"--sky {sky}: a fraction of training crops, between 0 and 1")
+    return float(sky)
+
+
+def _scene(rng: np.random.Generator, crop: int, sky: float) -> np.ndarray:
+    """A clean built-in train crop, with a procedural sky a `sky` fraction of the time
+    (no draw is spent when sky is 0, so runs from before --sky see the same crops)."""
+    from rainloop import builtin
+    from rainloop.skies import add_sky
+
+    clean = builtin.random_crop(rng, (crop, crop), split="train")
+    return add_sky(clean, rng) if sky and rng.random() < sky else clean
+
+
+def _with_sky(sky: float) -> str:
+    return f", {sky:.0%} with a procedural sky" if sky else ""
+
+
 class BuiltinPairs:
     """Streak rain rendered on built-in train-split crops, intensities from the mix."""
 
-    def __init__(self, mix: str = "default", style: str = "streak"):
+    def __init__(self, mix: str = "default", style: str = "streak", sky: float = 0.0):
         if mix not in RAIN_MIXES:
             raise RainloopError(f"--rain-mix {mix!r}: choose one of {', '.join(RAIN_MIXES)}")
         if style not in SYN_STYLES:
             raise RainloopError(f"--syn-style {style!r}: choose one of {', '.join(SYN_STYLES)}")
-        self.mix = mix
-        self.style = style
-        self.description = f"builtin: {style} rain ({mix} mix) on built-in train photos"
+        self.mix, self.style, self.sky = mix, style, _check_sky(sky)
+        self.description = f"builtin: {style} rain ({mix} mix) on built-in train photos{_with_sky(sky)}"
 
     def draw(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, np.ndarray]:
-        from rainloop import builtin, rain
+        from rainloop import rain
 
-        clean = builtin.random_crop(rng, (crop, crop), split="train")
+        clean = _scene(rng, crop, self.sky)
         return rain.render(clean, rng, style=self.style, intensity=draw_intensity(rng, RAIN_MIXES[self.mix])), clean
 
 
 class BuiltinReal:
     """Stand-in real domain: physics rain on other built-in crops (never paired with B_s)."""
 
-    def __init__(self, mix: str = "default"):
+    def __init__(self, mix: str = "default", sky: float = 0.0):
         if mix not in REAL_MIXES:
             raise RainloopError(f"--real-mix {mix!r}: choose one of {', '.join(REAL_MIXES)}")
-        self.mix = mix
-        self.description = f"builtin: physics rain ({mix} mix) on built-in train photos (stand-in for real footage)"
+        self.mix, self.sky = mix, _check_sky(sky)
+        self.description = (f"builtin: physics rain ({mix} mix) on built-in train photos{_with_sky(sky)} "
+                            "(stand-in for real footage)")
 
     def draw(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray]:
-        from rainloop import builtin, rain
+        from rainloop import rain
 
-        clean = builtin.random_crop(rng, (crop, crop), split="train")
+        clean = _scene(rng, crop, self.sky)
         return (rain.render(clean, rng, style="physics", intensity=draw_intensity(rng, REAL_MIXES[self.mix])),)
 
 
@@ -195,16 +215,16 @@ def _frames_in_memory(frames, load: int) -> list:
     return kept
 
 
-def open_synthetic(spec: str, load: int, mix: str = "default", style: str = "streak"):
+def open_synthetic(spec: str, load: int, mix: str = "default", style: str = "streak", sky: float = 0.0):
     if spec == "builtin":
-        return BuiltinPairs(mix, style)
+        return BuiltinPairs(mix, style, sky)
     _need_path(spec, "--syn")
     return FolderPairs(spec, load)
 
 
-def open_real(spec: str, load: int, every: int = 1, mix: str = "default"):
+def open_real(spec: str, load: int, every: int = 1, mix: str = "default", sky: float = 0.0):
     if spec == "builtin":
-        return BuiltinReal(mix)
+        return BuiltinReal(mix, sky)
     _need_path(spec, "--real")
     return FolderUnpaired(spec, load, every)
 

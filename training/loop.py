@@ -59,8 +59,8 @@ def train(run_dir: str | Path, opts: Options = Options(), until: int | None = No
         check_free(run_dir)
     cfg = read_config(run_dir) if new is None else new
     data = cfg["data"]
-    syn = open_synthetic(data["syn"], cfg["load"], data["rain_mix"], data["syn_style"])
-    real = open_real(data["real"], cfg["load"], data["every"], data["real_mix"])
+    syn = open_synthetic(data["syn"], cfg["load"], data["rain_mix"], data["syn_style"], data["sky"])
+    real = open_real(data["real"], cfg["load"], data["every"], data["real_mix"], data["sky"])
     val_pairs = open_val(data["val"])
     dry = dry_set(data.get("dry")) if cfg.get("dry_db") else None  # read once, before the run folder exists
     model = JRGR(cfg, opts.device, opts.amp)

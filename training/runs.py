@@ -25,7 +25,7 @@ PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "dry_db")
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
                 rain_mix: str = "default", syn_style: str = "streak", real_mix: str = "default", every: int = 1,
-                dry: str | None = None,
+                sky: float = 0.0, dry: str | None = None,
                 steps: int | None = None, pretrain_steps: int | None = None, seed: int = 0,
                 init: str | None = None, **overrides) -> dict:
     """The preset dict with overrides applied, plus the data and the schedule.
@@ -63,7 +63,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
     cfg.update(format=FORMAT, steps=int(steps),
                pretrain_steps=int(steps // 2 if pretrain_steps is None else pretrain_steps), seed=int(seed),
                data={"syn": syn, "real": real, "val": val, "rain_mix": rain_mix, "syn_style": syn_style,
-                     "real_mix": real_mix, "every": int(every), "dry": dry})
+                     "real_mix": real_mix, "every": int(every), "sky": float(sky), "dry": dry})
     check_config(cfg)
     return cfg
 
@@ -96,6 +96,7 @@ def read_config(run_dir: str | Path) -> dict:
     cfg = read_json(path, "run config", FORMAT)
     cfg["data"].setdefault("real_mix", "rain")  # runs from before --real-mix were always raining
     cfg["data"].setdefault("syn_style", "streak")  # and those from before --syn-style saw plain streaks
+    cfg["data"].setdefault("sky", 0.0)
     return cfg
 
 

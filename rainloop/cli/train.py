@@ -34,12 +34,17 @@ def add_arguments(parser):
     parser.add_argument("--real-mix", choices=["default", "rain"],
                         help="intensity mix of --real builtin (default: default, 12%% dry, drizzle to downpour; "
                              "rain: always raining)")
+    parser.add_argument("--sky", type=float, metavar="FRACTION",
+                        help="with builtin data: this fraction of training crops gets a procedural sky above a "
+                             "horizon (the built-in photos show none; default 0)")
     parser.add_argument("--init", help="start in stage 2 from trained weights: a run folder (all networks) or a "
                                        "derainer (.safetensors, or 'default': G1 = G3 = it), e.g. to fine-tune "
                                        "on your own footage")
     parser.add_argument("--out", help="run folder (must not exist unless --resume)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     parser.add_argument("--steps", type=int, help="total steps, both stages (default 2000)")
+    parser.add_argument("--until", type=int, metavar="STEP",
+                        help="stop and save at this step (train in chunks; --resume continues)")
     parser.add_argument("--pretrain-steps", type=int, help="stage-1 steps of G1 alone (default steps/2)")
     parser.add_argument("--crop", type=int, help="training crop side (default from the preset)")
     parser.add_argument("--batch", type=int, help="batch size (default from the preset)")
@@ -74,7 +79,7 @@ def add_arguments(parser):
 
 _OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "dry_db",
               "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
-_DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "dry")
+_DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "sky", "dry")
 
 
 def run(args):
@@ -82,7 +87,7 @@ def run(args):
 
     from rainloop.errors import RainloopError
 
-    for flag in ("steps", "crop", "batch", "threads", "every", "log_every", "ckpt_every", "val_every"):
+    for flag in ("steps", "until", "crop", "batch", "threads", "every", "log_every", "ckpt_every", "val_every"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise RainloopError(f"--{flag.replace('_', '-')} must be at least 1")
@@ -111,7 +116,7 @@ def run(args):
         runs.resume_run(args.out, requested)
     else:
         new = runs.make_config(**_new_settings(args))
-    summary = loop.train(args.out, opts, new=new)
+    summary = loop.train(args.out, opts, until=args.until, new=new)
     val = summary["val"]
     scored = "no validation set"
     if "psnr" in val:
@@ -120,7 +125,7 @@ def run(args):
             scored += f", dry frames {val['dry_psnr']:.2f} dB"
     print(f"{args.out}: step {summary['step']} (stage {summary['stage']}), {scored}, "
           f"{summary['train_seconds'] / 60:.1f} min trained; derainer: {args.out}/g3.safetensors")
-    if summary["stopped"]:
+    if summary["stopped"] or summary["step"] < runs.read_config(args.out)["steps"]:
         print("stopped early; run again with --resume to continue")
     return 0
 
