@@ -1,8 +1,9 @@
 """Where training images come from: the two domains of JRGR, as random crops.
 
 - synthetic pairs (O_s, B_s): `builtin` renders streak rain (optionally in
-  front of fog, `streak-fog`) on the fly over built-in clean photos (a mix from dry to downpour, dry frames included so a
-  dry scene learns to pass through), or a paired dataset folder;
+  front of fog, `streak-fog`) on the fly over built-in clean photos (a mix
+  from dry to downpour, dry frames included so a dry scene learns to pass
+  through), or a paired dataset folder;
 - real rainy images O_t (unpaired): a folder, a JRGR root's Ot/, or a video.
   `builtin` is only a STAND-IN: the project's physics rain renderer on other
   crops. On a user's camera, --real is their own rainy footage.
@@ -93,7 +94,7 @@ def _with_sky(sky: float) -> str:
 
 
 class BuiltinPairs:
-    """Streak rain rendered on built-in train-split crops, intensities from the mix."""
+    """Streak (or streak-fog) rain rendered on built-in train-split crops, intensities from the mix."""
 
     def __init__(self, mix: str = "default", style: str = "streak", sky: float = 0.0):
         if mix not in RAIN_MIXES:

@@ -52,10 +52,11 @@ def add_arguments(parser):
                         help="edge/tiny derainer's per-frame rain gate, which lets dry frames pass through "
                              "(default on)")
     parser.add_argument("--dry-db", type=float,
-                        help="shift the exported G3's rain gate until dry frames pass at this mean PSNR "
-                             "against themselves (e.g. 40; default: the gate as trained)")
+                        help="set the exported G3's rain gate to the most open point at which dry frames pass "
+                             "at this mean PSNR against themselves (e.g. 40; default: the gate as trained)")
     parser.add_argument("--dry", help="with --dry-db: your camera's dry footage (folder of images, video, "
-                                      "folder of videos; default: crops of the held-out built-in photos)")
+                                      "folder of videos; default: crops of the built-in training photos, half "
+                                      "under a procedural sky, which fit only models trained with --sky)")
     parser.add_argument("--lr", type=float, help="stage-2 learning rate (default from the preset)")
     parser.add_argument("--lr-pretrain", type=float, help="stage-1 learning rate (default from the preset)")
     parser.add_argument("--lambda-sup", type=float, help="supervised MSE weight (paper 50)")
