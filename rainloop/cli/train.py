@@ -3,7 +3,8 @@
 HELP = "train a JRGR derainer (stage 1: supervised G1; stage 2: joint loops) into a run folder"
 
 EPILOG = """\
---syn builtin renders streak rain on built-in photos (dry frames included);
+--syn builtin renders streak rain on built-in photos (dry frames included;
+--sky 0.5 puts a procedural sky over half of them, as the bundled model had);
 --real builtin is only a stand-in (physics-rendered rain): for your camera,
 pass your own rainy footage (a folder of frames, a video or a folder of
 videos; clips of many scenes work best). The run folder
