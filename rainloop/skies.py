@@ -3,7 +3,7 @@
 The built-in training photos are close-ups, textures and indoor shots: none shows
 sky, while an outdoor camera sees it in most frames. A derainer trained without
 sky takes any smooth, bright region for rain's veil and darkens it: the previous
-default model turned dry dusk skies about 20 grey levels darker. `add_sky` replaces the part of a crop
+default model's worst dry frames were dusk skies, darkened throughout. `add_sky` replaces the part of a crop
 above a random horizon with a smooth sky (clear, overcast, dusk or night, with
 soft clouds); a run opts in with `--sky FRACTION`.
 """
