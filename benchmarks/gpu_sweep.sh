@@ -12,8 +12,9 @@
 #            judged from), identity 20 or 10
 #   fog (session 5): C with streak-fog synthetic pairs (--syn-style streak-fog); the same
 #            trained longer, ungated, and as a supervised-only G1 (the baseline to beat)
-#   sky (session 5): the bundled model fine-tuned as is, with procedural skies on half the
-#            built-in crops (--sky 0.5), and with skies and streak-fog pairs
+#   sky (session 5): a derainer (INIT, default: the bundled model; in session 5 that was
+#            c128, since replaced by this set's ft-sky) fine-tuned as is, with procedural skies
+#            on half the built-in crops (--sky 0.5), and with skies and streak-fog pairs
 #
 #   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky]     BUDGET=seconds (default 500)
 #   SCALE=1000 BUDGET=300 bash benchmarks/gpu_sweep.sh /tmp/sweep fog   (a CPU smoke run: steps / SCALE)
@@ -56,7 +57,7 @@ elif [ "$SET" = fog ]; then
   train f128-open "${F[@]}" --steps $((7000 / S)) --gate off &
   train f128-sup --crop 128 --syn-style streak-fog --steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0 &
 elif [ "$SET" = sky ]; then
-  K=(--init default --crop 128 --steps $((2500 / S)) --seed 0 --real-mix default --gate on --lambda-idt 20 --dry-db 40)
+  K=(--init "${INIT:-default}" --crop 128 --steps $((2500 / S)) --seed 0 --real-mix default --gate on --lambda-idt 20 --dry-db 40)
   train ft-ctl "${K[@]}" &
   train ft-sky "${K[@]}" --sky 0.5 &
   train ft-skyfog "${K[@]}" --sky 0.5 --syn-style streak-fog &
