@@ -14,9 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
-
-from rainloop import builtin
 from rainloop.atomic import write_json
 from rainloop.training import gate_calibration as g
 from rainloop.training.derainer_io import load_derainer
@@ -24,17 +21,13 @@ from rainloop.training.derainer_io import load_derainer
 TARGET = 40.0
 
 
-def crops(split: str) -> list[np.ndarray]:
-    rng = np.random.default_rng(g.SEED)
-    return [builtin.random_crop(rng, g.SIZE, split=split) for _ in range(g.CROPS)]
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", required=True, help="repeatable: a run folder or a .safetensors derainer")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
-    sets = {"train+sky": g.dry_set(), "train": (crops("train"), "train"), "held-out": (crops("test"), "test")}
+    sets = {"train+sky": g.dry_set(), "train": (g.dry_crops(sky=0), "train"),
+            "held-out": (g.dry_crops(split="test", sky=0), "test")}
     results = {}
     print(f"{'model':<36} {'dry set':<10} {'as trained':>10} {'shift':>6}")
     for model in args.model:

@@ -3,9 +3,9 @@
 The built-in training photos are close-ups, textures and indoor shots: none shows
 sky, while an outdoor camera sees it in most frames. A derainer trained without
 sky takes any smooth, bright region for rain's veil and darkens it: the previous
-default model's worst dry frames were dusk skies, darkened throughout. `add_sky` replaces the part of a crop
-above a random horizon with a smooth sky (clear, overcast, dusk or night, with
-soft clouds); a run opts in with `--sky FRACTION`.
+default model's worst dry frames were dusk skies, darkened throughout. `add_sky`
+replaces the part of a crop above a random horizon with a smooth sky (clear,
+overcast, dusk or night, with soft clouds); a run opts in with `--sky FRACTION`.
 """
 
 from __future__ import annotations
@@ -36,3 +36,9 @@ def add_sky(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     above = np.clip((line - np.arange(h, dtype=np.float32)) / rng.uniform(1, 6) + 0.5, 0, 1)[:, None, None]
     out = sky * above + img.astype(np.float32) / 255 * (1 - above)
     return np.clip(np.round(out * 255), 0, 255).astype(np.uint8)
+
+
+def maybe_sky(img: np.ndarray, rng: np.random.Generator, fraction: float) -> np.ndarray:
+    """`add_sky` a `fraction` of the time; with fraction 0 no draw is spent, so the
+    caller's later draws are the same as if skies did not exist."""
+    return add_sky(img, rng) if fraction and rng.random() < fraction else img

@@ -81,12 +81,11 @@ def _check_sky(sky: float) -> float:
 
 def _scene(rng: np.random.Generator, crop: int, sky: float) -> np.ndarray:
     """A clean built-in train crop, with a procedural sky a `sky` fraction of the time
-    (no draw is spent when sky is 0, so runs from before --sky see the same crops)."""
+    (runs from before --sky, sky 0, see the same crops)."""
     from rainloop import builtin
-    from rainloop.skies import add_sky
+    from rainloop.skies import maybe_sky
 
-    clean = builtin.random_crop(rng, (crop, crop), split="train")
-    return add_sky(clean, rng) if sky and rng.random() < sky else clean
+    return maybe_sky(builtin.random_crop(rng, (crop, crop), split="train"), rng, sky)
 
 
 def _with_sky(sky: float) -> str:

@@ -36,18 +36,20 @@ STEP = 0.05          # logit units
 MOST = 8.0           # sigmoid(8) ~ 1 - 3e-4: beyond this either way the gate is open or shut for good
 
 
-def dry_crops(n: int = CROPS, size: tuple[int, int] = SIZE, seed: int = SEED) -> list[np.ndarray]:
+def dry_crops(n: int = CROPS, size: tuple[int, int] = SIZE, seed: int = SEED, split: str = "train",
+              sky: float = SKY) -> list[np.ndarray]:
+    """n crops of the built-in `split` photos, a `sky` fraction of them under a procedural sky."""
     from rainloop import builtin
-    from rainloop.skies import add_sky
+    from rainloop.skies import maybe_sky
 
     rng = np.random.default_rng(seed)
-    crops = [builtin.random_crop(rng, size, split="train") for _ in range(n)]
-    return [add_sky(c, rng) if rng.random() < SKY else c for c in crops]
+    crops = [builtin.random_crop(rng, size, split=split) for _ in range(n)]
+    return [maybe_sky(c, rng, sky) for c in crops]
 
 
 def dry_set(path: str | None = None) -> tuple[list[np.ndarray], str]:
     """The frames to calibrate on, and how the card describes them: a camera's own dry
-    footage (folder of images, video, folder of videos) or the built-in held-out crops."""
+    footage (folder of images, video, folder of videos) or the built-in `dry_crops`."""
     if path is None:
         return dry_crops(), f"{CROPS} dry crops of the built-in train photos, {SKY:.0%} under a sky, seed {SEED}"
     from rainloop.data import spread_frames

@@ -52,7 +52,7 @@ def train(run_dir: str | Path, opts: Options = Options(), until: int | None = No
     only up to step `until` (the run stays resumable). With `new` (a runs.make_config
     dict) the run folder is created first, once the data has opened without error.
 
-    Returns {"step", "stage", "val", "stopped", "train_seconds"}.
+    Returns {"step", "steps" (the run's planned total), "stage", "val", "stopped", "train_seconds"}.
     """
     run_dir = Path(run_dir)
     if new is not None:
@@ -113,7 +113,7 @@ def train(run_dir: str | Path, opts: Options = Options(), until: int | None = No
     if board is not None:
         board.close()
     log.close()
-    return {"step": model.step, "stage": model.stage(max(0, model.step - 1)), "val": val,
+    return {"step": model.step, "steps": cfg["steps"], "stage": model.stage(max(0, model.step - 1)), "val": val,
             "stopped": stopped, "train_seconds": model.train_seconds}
 
 

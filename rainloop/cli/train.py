@@ -127,7 +127,7 @@ def run(args):
             scored += f", dry frames {val['dry_psnr']:.2f} dB"
     print(f"{args.out}: step {summary['step']} (stage {summary['stage']}), {scored}, "
           f"{summary['train_seconds'] / 60:.1f} min trained; derainer: {args.out}/g3.safetensors")
-    if summary["stopped"] or summary["step"] < runs.read_config(args.out)["steps"]:
+    if summary["step"] < summary["steps"]:
         print("stopped early; run again with --resume to continue")
     return 0
 
