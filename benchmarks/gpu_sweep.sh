@@ -15,8 +15,12 @@
 #   sky (session 5): a derainer (INIT, default: the bundled model; in session 5 that was
 #            c128, since replaced by this set's ft-sky) fine-tuned as is, with procedural skies
 #            on half the built-in crops (--sky 0.5), and with skies and streak-fog pairs
+#   tone (session 6): the frame tone (--tone on, a per-frame gain and offset for the veil)
+#            added to INIT and fine-tuned with skies, with streak-fog pairs (which teach the
+#            veil directly), the same without the tone for comparison, and a supervised-only
+#            G1 with the tone on streak-fog pairs
 #
-#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky]     BUDGET=seconds (default 500)
+#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone]     BUDGET=seconds (default 500)
 #   SCALE=1000 BUDGET=300 bash benchmarks/gpu_sweep.sh /tmp/sweep fog   (a CPU smoke run: steps / SCALE)
 set -uo pipefail
 RUNS=${1:-runs/sweep}
@@ -61,8 +65,15 @@ elif [ "$SET" = sky ]; then
   train ft-ctl "${K[@]}" &
   train ft-sky "${K[@]}" --sky 0.5 &
   train ft-skyfog "${K[@]}" --sky 0.5 --syn-style streak-fog &
+elif [ "$SET" = tone ]; then
+  K=(--init "${INIT:-default}" --crop 128 --steps $((4000 / S)) --seed 0 --real-mix default --gate on --lambda-idt 20
+     --dry-db 40 --sky 0.5)
+  train ft-sky2 "${K[@]}" &
+  train ft-tone "${K[@]}" --tone on &
+  train ft-tone-fog "${K[@]}" --tone on --syn-style streak-fog &
+  train t-sup --crop 128 --tone on --syn-style streak-fog --steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0 &
 else
-  echo "unknown set $SET (recipes, fog or sky)"; exit 2
+  echo "unknown set $SET (recipes, fog, sky or tone)"; exit 2
 fi
 wait
 

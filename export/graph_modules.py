@@ -11,10 +11,10 @@ import copy
 import torch
 from torch import nn
 
-from rainloop.training.networks import PaddedDerainer, RainGate
+from rainloop.training.networks import GlobalHead, PaddedDerainer
 
 # Whole-plane statistics overflow or lose precision in FP16 (tensorrt.md).
-FP32_MODULES = (nn.InstanceNorm1d, nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm, RainGate)
+FP32_MODULES = (nn.InstanceNorm1d, nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm, GlobalHead)
 
 
 class _Fp32(nn.Module):

@@ -110,6 +110,6 @@ def derainer_card(g3: dict, derainer, *, precision: str, io: str, opset: int,
         "parity": parity,
     }
     if precision == "fp16":
-        card["kept_fp32"] = ("normalisations (InstanceNorm, GroupNorm, LayerNorm), the rain gate's whole-frame "
-                             "means, padding, crop, final clamp")
+        card["kept_fp32"] = ("normalisations (InstanceNorm, GroupNorm, LayerNorm), the rain gate's and frame "
+                             "tone's whole-frame means, padding, crop, final clamp")
     return card

@@ -120,15 +120,17 @@ def _static_size(model: onnx.ModelProto) -> tuple[int, int] | None:
 def kept_float_nodes(model: onnx.ModelProto, keep_fp: str) -> list[str]:
     """With keep_fp="IO": the first and last weighted layers, which see the image itself
     and write the output, stay float, and so does every layer fed by a whole-frame
-    average (the rain gate: its decision lets dry frames pass through, and it is a few
-    thousand MACs per frame). Found by the graph's structure, not by node names, so a
-    renamed module cannot slip into INT8. The node list is topologically sorted."""
+    average (the rain gate and the frame tone: per-frame decisions that decide what
+    dry frames look like, a few thousand MACs per frame). Found by the graph's
+    structure, not by node names, so a renamed module cannot slip into INT8. The
+    node list is topologically sorted; the per-frame heads may come anywhere in it."""
     weighted = [node.name for node in model.graph.node if node.op_type in WEIGHTED_OPS]
     if keep_fp == "none" or not weighted:
         return []
     pooled = _after_global_pool(model)
-    gate = [name for name in weighted if name in pooled]
-    return list(dict.fromkeys([weighted[0], weighted[-1], *gate]))
+    heads = [name for name in weighted if name in pooled]
+    body = [name for name in weighted if name not in pooled] or weighted
+    return list(dict.fromkeys([body[0], body[-1], *heads]))
 
 
 def _after_global_pool(model: onnx.ModelProto) -> set[str]:

@@ -92,9 +92,15 @@ class EdgeUNet(nn.Module):
     one can look alike locally (low contrast); whether the frame has rain
     streaks at all is a whole-frame question, and the gate lets the network
     answer it once and pass dry frames through unchanged.
+
+    With `tone`, R also gets a per-frame, per-channel affine term g * O + c
+    from the same global averages (FrameTone). Rain's veil O = T B + (1 - T) A
+    is affine in B over the frame; its airlight A is a whole-frame quantity
+    that 3x3 convs with a ~100 px field of view can only guess patch by patch.
     """
 
-    def __init__(self, levels: int = 3, base: int = 16, max_mult: int = 4, blocks: int = 1, gate: bool = False):
+    def __init__(self, levels: int = 3, base: int = 16, max_mult: int = 4, blocks: int = 1, gate: bool = False,
+                 tone: bool = False):
         super().__init__()
         chans = [min(base * 2 ** i, base * max_mult) for i in range(levels + 1)]
         self.head = nn.Sequential(nn.Conv2d(3, chans[0], 3, 1, 1), nn.ReLU(True))
@@ -113,6 +119,7 @@ class EdgeUNet(nn.Module):
         self.tail = nn.Conv2d(chans[0], 3, 3, 1, 1)
         self.multiple = 2 ** levels
         self.gate = RainGate(sum(chans)) if gate else None
+        self.tone = FrameTone(sum(chans)) if tone else None
 
     def _encode(self, x) -> list[torch.Tensor]:
         skips = [self.head(x)]
@@ -125,23 +132,43 @@ class EdgeUNet(nn.Module):
         return self.gate(*self._encode(x)).flatten()
 
     def forward(self, x):
-        skips = self._encode(x)
-        if self.gate is not None:
-            rain = torch.sigmoid(self.gate(*skips))
+        levels = self._encode(x)
+        skips = list(levels)
         y = skips.pop()
         for squeeze, fuse in zip(self.squeeze, self.fuse):
             y = F.interpolate(squeeze(y), scale_factor=2.0, mode="nearest")
             y = fuse(y + skips.pop())
         residual = self.tail(y)
-        return x - (residual if self.gate is None else rain * residual)
+        if self.tone is not None:
+            gain, offset = self.tone(*levels).split(3, 1)
+            residual = residual + gain * x + offset
+        if self.gate is not None:
+            residual = torch.sigmoid(self.gate(*levels)) * residual
+        return x - residual
 
 
-class RainGate(nn.Sequential):
-    """Per-frame rain logit (N,1,1,1) from the global average of each encoder level.
+class GlobalHead(nn.Sequential):
+    """Per-frame outputs (N,C,1,1) from the global average of each encoder level.
 
-    A Sequential so its weights are named gate.0 / gate.2; a module of its own so
-    the FP16 export can keep it in FP32 (a whole-frame mean at 720p overflows FP16).
+    A Sequential so its weights are named <name>.0 / <name>.2; a module class of its
+    own so the FP16 export can keep it in FP32 (a whole-frame mean at 720p overflows
+    FP16). The last layer starts at zero: a head added to a trained net changes nothing.
     """
+
+    GAIN = 1.0
+
+    def __init__(self, channels: int, outputs: int):
+        super().__init__(nn.Conv2d(channels, 32, 1), nn.ReLU(True), nn.Conv2d(32, outputs, 1))
+        nn.init.zeros_(self[-1].weight)
+        nn.init.zeros_(self[-1].bias)
+
+    def forward(self, *levels):
+        pooled = torch.cat([F.adaptive_avg_pool2d(f, 1) for f in levels], 1)
+        return self.GAIN * super().forward(pooled)
+
+
+class RainGate(GlobalHead):
+    """The rain logit (N,1,1,1)."""
 
     # The logit is GAIN * the head: Adam moves each weight by about the learning
     # rate per step, so the gain lets the gate swing from open to closed within a
@@ -150,13 +177,15 @@ class RainGate(nn.Sequential):
     OPEN = 4.0
 
     def __init__(self, channels: int):
-        super().__init__(nn.Conv2d(channels, 32, 1), nn.ReLU(True), nn.Conv2d(32, 1, 1))
-        nn.init.zeros_(self[-1].weight)
+        super().__init__(channels, 1)
         nn.init.constant_(self[-1].bias, self.OPEN / self.GAIN)
 
-    def forward(self, *levels):
-        pooled = torch.cat([F.adaptive_avg_pool2d(f, 1) for f in levels], 1)
-        return self.GAIN * super().forward(pooled)
+
+class FrameTone(GlobalHead):
+    """Per-channel gain and offset of the frame-wide rain layer (N,6,1,1); starts at zero."""
+
+    def __init__(self, channels: int):
+        super().__init__(channels, 6)
 
 
 # --------------------------------------------------------------------------

@@ -20,7 +20,7 @@ DEFAULT_STEPS = 2000
 # Overridable preset entries -> where they live in the config.
 LOSS_KEYS = {"lambda_sup": "supervised", "lambda_cyc": "cycle", "lambda_adv": "adversarial",
              "lambda_idt": "identity", "lambda_gate": "gate"}
-PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "dry_db")
+PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db")
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
@@ -30,7 +30,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
                 init: str | None = None, **overrides) -> dict:
     """The preset dict with overrides applied, plus the data and the schedule.
 
-    overrides: crop, batch, lr, lr_pretrain, gate ("on"/"off"), lambda_sup, lambda_cyc,
+    overrides: crop, batch, lr, lr_pretrain, gate and tone ("on"/"off"), lambda_sup, lambda_cyc,
     lambda_adv, lambda_idt, lambda_gate (None = keep the preset's value); dry_db (the exported
     G3's gate is shifted until dry frames reach it, training.gate_calibration). `init` (a run folder or a
     derainer, see training.warm_start) starts from trained weights, in stage 2.
@@ -42,10 +42,10 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
     for key, value in overrides.items():
         if value is None:
             continue
-        if key == "gate":
+        if key in ("gate", "tone"):
             if cfg["g1"]["type"] != "edge_unet":
-                raise RainloopError(f"--gate: the {preset} derainer has no rain gate")
-            cfg["g1"]["gate"] = value == "on"
+                raise RainloopError(f"--{key}: the {preset} derainer has no per-frame heads")
+            cfg["g1"][key] = value == "on"
         elif key in LOSS_KEYS:
             cfg["loss"][LOSS_KEYS[key]] = float(value)
         elif key == "crop":
@@ -138,8 +138,8 @@ def resume_run(run_dir: str | Path, requested: dict) -> dict:
 
 
 def _current(cfg: dict, key: str):
-    if key == "gate":
-        return "on" if cfg["g1"].get("gate") else "off"
+    if key in ("gate", "tone"):
+        return "on" if cfg["g1"].get(key) else "off"
     if key in LOSS_KEYS:
         return cfg["loss"].get(LOSS_KEYS[key], 0.0)
     if key in cfg["data"]:

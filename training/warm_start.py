@@ -7,8 +7,9 @@ Two sources:
   translators and critics from scratch. This is how a user fine-tunes the
   shipped model on their own camera's rain without re-running stage 1.
 
-A derainer trained without the rain gate (networks.EdgeUNet) may be loaded
-into one with it: the gate starts open, so the network starts out as trained.
+A derainer trained without the rain gate or the frame tone (networks.EdgeUNet)
+may be loaded into one with them: the gate starts open and the tone at zero, so
+the network starts out as trained.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def warm_start(model: JRGR, source: str) -> dict:
 def _from_run(model: JRGR, run: Path) -> dict:
     cfg = read_config(run)
     for key in ("g1", "g2", "d"):
-        if _ungated(cfg[key]) != _ungated(model.cfg[key]):
+        if _body(cfg[key]) != _body(model.cfg[key]):
             raise RainloopError(f"--init {run}: its networks differ from this run's ({key}: {cfg[key]}); "
                                 f"use --preset {cfg['preset']} and the same sizes")
     ckpt = load_latest(run / "checkpoints")
@@ -53,7 +54,7 @@ def _from_run(model: JRGR, run: Path) -> dict:
 
 def _from_derainer(model: JRGR, path: Path) -> dict:
     padded, card = load_derainer(path)
-    if _ungated(card["net"]) != _ungated(model.cfg["g1"]):
+    if _body(card["net"]) != _body(model.cfg["g1"]):
         raise RainloopError(f"--init {path}: a {card['net']} derainer, but this run builds {model.cfg['g1']}; "
                             f"use --preset {card.get('preset', 'edge')}")
     for net in (model.nets.g1, model.nets.g3):
@@ -61,21 +62,29 @@ def _from_derainer(model: JRGR, path: Path) -> dict:
     return {k: card[k] for k in ("step", "seed", "train_seconds", "init") if k in card}
 
 
-def _ungated(spec: dict) -> dict:
-    return {k: v for k, v in spec.items() if k != "gate"}
+HEADS = ("gate", "tone")  # networks.EdgeUNet's optional per-frame heads
+
+
+def _body(spec: dict) -> dict:
+    return {k: v for k, v in spec.items() if k not in HEADS}
+
+
+def _head(key: str) -> str | None:
+    return next((h for h in HEADS if f".{h}." in f".{key}"), None)
 
 
 def _load(module, state: dict, source: Path) -> None:
-    """Strict, except that a rain gate the source lacks keeps its (open) initialisation."""
+    """Strict, except that a head (rain gate, frame tone) the source lacks keeps its initialisation."""
     try:
         missing, unexpected = module.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # a tensor of the wrong shape
         raise RainloopError(f"--init {source}: its weights do not fit this network "
                             f"({str(exc).splitlines()[-1].strip()})") from None
-    if any(".gate." in f".{k}" for k in unexpected):
-        raise RainloopError(f"--init {source}: a derainer with a rain gate cannot start one without; "
-                            "use a preset with the same gate setting")
-    missing = [k for k in missing if ".gate." not in f".{k}"]
+    extra = next((_head(k) for k in unexpected if _head(k)), None)
+    if extra:
+        raise RainloopError(f"--init {source}: a derainer with a {extra} head cannot start one without; "
+                            f"use --{extra} on")
+    missing = [k for k in missing if not _head(k)]
     if missing or unexpected:
         raise RainloopError(f"--init {source}: its weights do not match this network "
                             f"({len(missing)} missing, {len(unexpected)} unexpected, e.g. {(missing or unexpected)[0]})")

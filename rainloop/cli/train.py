@@ -52,6 +52,9 @@ def add_arguments(parser):
     parser.add_argument("--gate", choices=["on", "off"],
                         help="edge/tiny derainer's per-frame rain gate, which lets dry frames pass through "
                              "(default on)")
+    parser.add_argument("--tone", choices=["on", "off"],
+                        help="edge/tiny derainer's per-frame gain and offset, for rain's frame-wide veil "
+                             "(default off)")
     parser.add_argument("--dry-db", type=float,
                         help="set the exported G3's rain gate to the most open point at which dry frames pass "
                              "at this mean PSNR against themselves (e.g. 40; default: the gate as trained)")
@@ -79,7 +82,7 @@ def add_arguments(parser):
     parser.add_argument("--print-model", action="store_true", help="print parameters and GFLOPs of the preset's nets")
 
 
-_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "dry_db",
+_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db",
               "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
 _DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "sky", "dry")
 
