@@ -19,8 +19,10 @@
 #            added to INIT and fine-tuned with skies, with streak-fog pairs (which teach the
 #            veil directly), the same without the tone for comparison, and a supervised-only
 #            G1 with the tone on streak-fog pairs
+#   scratch (session 6): C with skies from the start, with and without the tone, and the
+#            tone with streak-fog pairs
 #
-#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone]     BUDGET=seconds (default 500)
+#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch]     BUDGET=seconds (default 500)
 #   SCALE=1000 BUDGET=300 bash benchmarks/gpu_sweep.sh /tmp/sweep fog   (a CPU smoke run: steps / SCALE)
 set -uo pipefail
 RUNS=${1:-runs/sweep}
@@ -29,7 +31,7 @@ S=${SCALE:-1}
 BUDGET=${BUDGET:-500}
 START=$(date +%s)
 mkdir -p "$RUNS"
-COMMON=(--preset edge --syn builtin --real builtin --val builtin --batch 8 --threads 1 --workers 2
+COMMON=(--preset edge --syn builtin --real builtin --val builtin --batch 8 --threads 1 --workers ${WORKERS:-2}
         --ckpt-every 500 --val-every 500 --log-every 100)
 
 left() { echo $(( BUDGET - ($(date +%s) - START) )); }
@@ -72,8 +74,12 @@ elif [ "$SET" = tone ]; then
   train ft-tone "${K[@]}" --tone on &
   train ft-tone-fog "${K[@]}" --tone on --syn-style streak-fog &
   train t-sup --crop 128 --tone on --syn-style streak-fog --steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0 &
+elif [ "$SET" = scratch ]; then
+  train c128-sky --crop 128 "${C[@]}" --sky 0.5 --dry-db 40 &
+  train t128 --crop 128 "${C[@]}" --sky 0.5 --dry-db 40 --tone on &
+  train t128-fog --crop 128 "${C[@]}" --sky 0.5 --dry-db 40 --tone on --syn-style streak-fog &
 else
-  echo "unknown set $SET (recipes, fog, sky or tone)"; exit 2
+  echo "unknown set $SET (recipes, fog, sky, tone or scratch)"; exit 2
 fi
 wait
 
