@@ -19,8 +19,7 @@
 #            added to INIT and fine-tuned with skies, with streak-fog pairs (which teach the
 #            veil directly), the same without the tone for comparison, and a supervised-only
 #            G1 with the tone on streak-fog pairs
-#   scratch (session 6): C with skies from the start, with and without the tone, and the
-#            tone with streak-fog pairs
+#   scratch (session 6): C with skies and the tone from the start, on streak or streak-fog pairs
 #
 #   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch]     BUDGET=seconds (default 500)
 #   SCALE=1000 BUDGET=300 bash benchmarks/gpu_sweep.sh /tmp/sweep fog   (a CPU smoke run: steps / SCALE)
@@ -75,7 +74,6 @@ elif [ "$SET" = tone ]; then
   train ft-tone-fog "${K[@]}" --tone on --syn-style streak-fog &
   train t-sup --crop 128 --tone on --syn-style streak-fog --steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0 &
 elif [ "$SET" = scratch ]; then
-  train c128-sky --crop 128 "${C[@]}" --sky 0.5 --dry-db 40 &
   train t128 --crop 128 "${C[@]}" --sky 0.5 --dry-db 40 --tone on &
   train t128-fog --crop 128 "${C[@]}" --sky 0.5 --dry-db 40 --tone on --syn-style streak-fog &
 else
