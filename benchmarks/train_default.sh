@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuilds the bundled default model in two runs of `rainloop train`, on built-in data only:
+# Rebuilds the bundled default model in three runs of `rainloop train`, on built-in data only:
 #
 # 1. RUN: edge preset, full JRGR from scratch (stage 1: G1 on streak pairs; stage 2: the joint
 #    loops), streak pairs with 12% dry frames and physics rain as the stand-in real domain (12% dry
@@ -11,12 +11,16 @@
 #    one for rain's veil). 2500 steps planned, stopped at 1774 as the bundle's run was by its time
 #    budget. At every save the exported G3's gate is set to the most open point at which dry frames
 #    pass at 40 dB (--dry-db 40, training/gate_calibration.py).
+# 3. RUN-tone: that G3 with the frame tone added (--tone on: a per-frame gain and offset for rain's
+#    veil, starting at zero, so the run starts from RUN-sky's output), fine-tuned the same way.
+#    4000 steps planned, stopped at 3635 as the bundle's run was.
 #
 # The bundle was trained on one NVIDIA H200 (run 1: 9.1 min sharing the card five ways, run 2:
-# 3.0 min sharing it three ways; benchmarks/gpu_sweep.sh, sets "recipes" run c128 and "sky" run
-# ft-sky). One difference: its run 2 started from run 1 with the gate closed by 0.5 logit (that
-# session's calibration), this script from run 1's gate as trained. On 2 CPU cores a stage-2 step
-# takes about 5.2 s, so both runs take about 10 hours there. With the same seed and steps a CPU
+# 3.0 min sharing it three ways, run 3: 6.5 min sharing it four ways; benchmarks/gpu_sweep.sh,
+# sets "recipes" run c128, "sky" run ft-sky, "tone" run ft-tone). One difference: its run 2
+# started from run 1 with the gate closed by 0.5 logit (that session's calibration), this script
+# from run 1's gate as trained. On 2 CPU cores a stage-2 step takes about 5.2 s, so the three runs
+# take about 15 hours there. With the same seed and steps a CPU
 # run is bit-exact for a given thread count; on a GPU, cuDNN's kernels vary slightly run to run.
 # Interrupt it at any time; running it again resumes where it stopped.
 #   bash benchmarks/train_default.sh [RUN_DIR]
@@ -37,9 +41,10 @@ train() {  # train OUT ARGS...: a new run, or the rest of an interrupted one
 
 train "$RUN" --steps 7000 --pretrain-steps 2000
 train "$RUN-sky" --init "$RUN/g3.safetensors" --sky 0.5 --steps 2500 --until 1774 --dry-db 40
+train "$RUN-tone" --init "$RUN-sky/g3.safetensors" --tone on --sky 0.5 --steps 4000 --until 3635 --dry-db 40
 
 if [ -n "${PACKAGE:-}" ]; then
   DEST=rainloop/assets/default
-  cp "$RUN-sky/g3.safetensors" "$RUN-sky/g3.json" "$DEST/"
+  cp "$RUN-tone/g3.safetensors" "$RUN-tone/g3.json" "$DEST/"
   rainloop export "$DEST/g3.safetensors" --out "$DEST/model.onnx"
 fi

@@ -23,14 +23,21 @@ SMALL_CYCLE_UNET = {"type": "cycle_unet", "levels": 7, "base": 8, "norm": "insta
 
 def make_g3(folder, spec: dict):
     torch.manual_seed(0)
-    save_derainer(build_derainer(spec), spec, folder / "g3.safetensors", {"preset": "test"})
+    net = build_derainer(spec)
+    if spec.get("tone"):  # it starts at zero, which would hide what FP16 does to it
+        torch.nn.init.normal_(net.tone[-1].weight, std=0.05)
+    save_derainer(net, spec, folder / "g3.safetensors", {"preset": "test"})
     return folder
 
 
-@pytest.fixture(scope="module", params=["tiny", "cycle_unet"])
+SPECS = {"tiny": get_preset("tiny")["g1"], "tiny-tone": {**get_preset("tiny")["g1"], "tone": True},
+         "cycle_unet": SMALL_CYCLE_UNET}
+
+
+@pytest.fixture(scope="module", params=list(SPECS))
 def fp16(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(request.param)
-    spec = get_preset("tiny")["g1"] if request.param == "tiny" else SMALL_CYCLE_UNET
+    spec = SPECS[request.param]
     ckpt = make_g3(root / "run", spec)
     out = root / "model.fp16.onnx"
     return ckpt, out, export_onnx(ckpt, out, precision="fp16", check_sizes=[(131, 67), (64, 40)])
@@ -45,12 +52,13 @@ def test_weights_are_fp16_and_io_float32(fp16):
     model = onnx.load(str(out))
     weights = {i.name: i for i in model.graph.initializer}
     convs = [n for n in model.graph.node if n.op_type in ("Conv", "ConvTranspose")]
-    body = [n for n in convs if "/gate/" not in n.name]
+    heads = {h: [n for n in convs if f"/{h}/" in n.name] for h in ("gate", "tone")}
+    body = [n for n in convs if n not in heads["gate"] + heads["tone"]]
     assert body and all(weights[n.input[1]].data_type == TensorProto.FLOAT16 for n in body)
-    # The rain gate's whole-frame means would overflow FP16 at 720p: it stays FP32.
-    gate = [n for n in convs if "/gate/" in n.name]
-    assert bool(gate) == bool(card["network"].get("gate"))
-    assert all(weights[n.input[1]].data_type == TensorProto.FLOAT for n in gate)
+    # The rain gate's and frame tone's whole-frame means would overflow FP16 at 720p: they stay FP32.
+    for name, nodes in heads.items():
+        assert bool(nodes) == bool(card["network"].get(name))
+        assert all(weights[n.input[1]].data_type == TensorProto.FLOAT for n in nodes)
     for value in (model.graph.input[0], model.graph.output[0]):
         assert value.type.tensor_type.elem_type == TensorProto.FLOAT
     assert card["precision"] == "fp16" and "kept_fp32" in card

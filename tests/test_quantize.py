@@ -207,3 +207,14 @@ def test_validation_on_a_paired_folder(tiny, tmp_path, calib):
     check = card["quality"]["int8_vs_fp32"]
     assert check["pairs"] == 3 and str(val) in check["set"] and "rainloop layout" in check["set"]
     assert check["psnr_int8_vs_fp32"] > MIN_INT8_VS_FP32_DB
+
+
+def test_frame_tone_stays_float_and_the_tail_is_still_the_last_float_layer(tmp_path, calib):
+    src = export_fp32(tmp_path, {**get_preset("tiny")["g1"], "tone": True})
+    card = quantize(src, calib, n=2, size=SIZE, progress=False)
+    convs = [n for n in onnx.load(str(default_output(src))).graph.node if n.op_type == "Conv"]
+    heads = [n for n in convs if "/gate/" in n.name or "/tone/" in n.name]
+    body = [n for n in convs if n not in heads]
+    assert len(heads) == 4 and "/tail/" in body[-1].name
+    kept = card["quantization"]["kept_float"]["nodes"]
+    assert kept[:2] == [body[0].name, body[-1].name] and sorted(kept[2:]) == sorted(n.name for n in heads)

@@ -287,3 +287,22 @@ def test_dry_db_on_a_cameras_own_dry_footage(tmp_path):
     record = load_derainer(run)[1]["gate_calibration"]
     assert record["frames"] == f"3 frames of {footage}, 320x240"
     assert record["dry_psnr_after"] >= 45.0
+
+
+
+def test_init_default_keeps_the_bundles_frame_tone_unless_told_otherwise(tmp_path):
+    from rainloop.models import resolve
+
+    bundle, card = load_derainer(resolve("default", want="weights"))
+    assert card["net"].get("tone")  # the bundled model has the frame tone
+    cfg = runs.make_config("edge", crop=32, batch=2, steps=1, val="none", init="default")
+    assert cfg["g1"]["tone"]
+    model = JRGR(cfg)
+    warm_start(model, "default")
+    x = torch.rand(1, 3, 48, 64)
+    with torch.no_grad():
+        assert torch.equal(model.nets.g3(x), bundle.net(x))
+    with pytest.raises(RainloopError, match="frame tone"):
+        loop.train(tmp_path / "off", OPTS, new=runs.make_config("edge", crop=32, batch=2, steps=1, val="none",
+                                                                tone="off", init="default"))
+    assert not (tmp_path / "off").exists()

@@ -1,5 +1,6 @@
-"""The edge derainer's rain gate: it starts open, a closed gate passes a frame through
-bit for bit, and the identity and gate terms teach it when to close."""
+"""The edge derainer's per-frame heads. The rain gate starts open, a closed gate passes a
+frame through bit for bit, and the identity and gate terms teach it when to close; the
+frame tone starts at zero and can lift a veil."""
 
 import numpy as np
 import torch
@@ -60,3 +61,32 @@ def test_gate_loss_teaches_the_gate_which_frames_are_wet():
         logits = gated.rain_logit(torch.cat([batch["B_s"], batch["O_s"]]))
     clean, rainy = logits[:16], logits[16:]
     assert (clean < 0).all() and (rainy[wet] > 0).all() and (rainy[~wet] < 0).all()
+
+
+def test_frame_tone_starts_at_zero_and_learns_to_lift_a_veil():
+    from rainloop import builtin
+
+    def psnr(out, ref):
+        return float(-10 * torch.log10(torch.mean((out.clamp(0, 1) - ref) ** 2)))
+
+    torch.manual_seed(0)
+    plain = EdgeUNet(**SPEC, gate=True)
+    toned = EdgeUNet(**SPEC, gate=True, tone=True)
+    missing, _ = toned.load_state_dict(plain.state_dict(), strict=False)
+    assert missing and all(k.startswith("tone.") for k in missing)
+    rng = np.random.default_rng(0)
+    clean = to_tensor([builtin.random_crop(rng, (32, 32), split="train") for _ in range(16)])
+    # Rain's veil, O = T B + (1 - T) A, with T and A drawn per frame: affine per frame.
+    t = torch.as_tensor(rng.uniform(0.5, 0.8, (16, 1, 1, 1)), dtype=torch.float32)
+    a = torch.as_tensor(rng.uniform(0.6, 0.9, (16, 1, 1, 1)), dtype=torch.float32)
+    veiled = t * clean + (1 - t) * a
+    with torch.no_grad():
+        assert torch.equal(toned(veiled), plain(veiled))
+    opt = torch.optim.Adam(toned.tone.parameters(), lr=3e-3)  # the body and the gate stay as they are
+    for _ in range(300):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(toned(veiled), clean).backward()
+        opt.step()
+    with torch.no_grad():
+        before, after = psnr(plain(veiled), clean), psnr(toned(veiled), clean)
+    assert after > before + 6

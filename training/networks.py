@@ -132,19 +132,18 @@ class EdgeUNet(nn.Module):
         return self.gate(*self._encode(x)).flatten()
 
     def forward(self, x):
-        levels = self._encode(x)
-        skips = list(levels)
+        skips = self._encode(x)
+        rain = torch.sigmoid(self.gate(*skips)) if self.gate is not None else None
+        tone = self.tone(*skips) if self.tone is not None else None
         y = skips.pop()
         for squeeze, fuse in zip(self.squeeze, self.fuse):
             y = F.interpolate(squeeze(y), scale_factor=2.0, mode="nearest")
             y = fuse(y + skips.pop())
         residual = self.tail(y)
-        if self.tone is not None:
-            gain, offset = self.tone(*levels).split(3, 1)
+        if tone is not None:
+            gain, offset = tone.split(3, 1)
             residual = residual + gain * x + offset
-        if self.gate is not None:
-            residual = torch.sigmoid(self.gate(*levels)) * residual
-        return x - residual
+        return x - (residual if rain is None else rain * residual)
 
 
 class GlobalHead(nn.Sequential):

@@ -12,6 +12,7 @@ from pathlib import Path
 from rainloop.atomic import write_json
 from rainloop.errors import RainloopError
 from rainloop.files import read_json
+from rainloop.training.derainer_io import read_card, resolve_weights
 from rainloop.training.presets import get_preset
 
 FORMAT = "rainloop-run/1"
@@ -60,12 +61,31 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
             raise RainloopError("--init starts from a trained G3 in stage 2; --pretrain-steps must be 0")
         pretrain_steps = 0
         cfg["init"] = init
+        if overrides.get("tone") is None and init_net(init).get("tone"):
+            cfg["g1"]["tone"] = True  # a fine-tune keeps what it starts from unless told otherwise
     cfg.update(format=FORMAT, steps=int(steps),
                pretrain_steps=int(steps // 2 if pretrain_steps is None else pretrain_steps), seed=int(seed),
                data={"syn": syn, "real": real, "val": val, "rain_mix": rain_mix, "syn_style": syn_style,
                      "real_mix": real_mix, "every": int(every), "sky": float(sky), "dry": dry})
     check_config(cfg)
     return cfg
+
+
+def init_path(source: str) -> Path:
+    """An --init source as a path: a run folder or a derainer; `default` is the bundled one."""
+    if source == "default":
+        from rainloop.models import resolve
+
+        return resolve("default", want="weights")
+    return Path(source)
+
+
+def init_net(source: str) -> dict:
+    """The derainer spec of an --init source."""
+    path = init_path(source)
+    if (path / CONFIG).is_file():
+        return read_config(path)["g1"]
+    return read_card(resolve_weights(path))["net"]
 
 
 def check_config(cfg: dict) -> None:

@@ -20,17 +20,12 @@ from rainloop.errors import RainloopError
 from rainloop.training.checkpoint import load_latest
 from rainloop.training.derainer_io import load_derainer
 from rainloop.training.jrgr import JRGR
-from rainloop.training.runs import CONFIG, read_config
+from rainloop.training.runs import CONFIG, init_path, read_config
 
 
 def warm_start(model: JRGR, source: str) -> dict:
     """Load the weights; returns the source's lineage (steps, seed, training time) for the card."""
-    if source == "default":
-        from rainloop.models import resolve
-
-        path = resolve("default", want="weights")
-    else:
-        path = Path(source)
+    path = init_path(source)
     lineage = _from_run(model, path) if (path / CONFIG).is_file() else _from_derainer(model, path)
     model.begin_stage2(copy_g1=False)
     return {"source": source, **lineage}
@@ -62,7 +57,7 @@ def _from_derainer(model: JRGR, path: Path) -> dict:
     return {k: card[k] for k in ("step", "seed", "train_seconds", "init") if k in card}
 
 
-HEADS = ("gate", "tone")  # networks.EdgeUNet's optional per-frame heads
+HEADS = {"gate": "rain gate", "tone": "frame tone"}  # networks.EdgeUNet's optional per-frame heads
 
 
 def _body(spec: dict) -> dict:
@@ -82,7 +77,7 @@ def _load(module, state: dict, source: Path) -> None:
                             f"({str(exc).splitlines()[-1].strip()})") from None
     extra = next((_head(k) for k in unexpected if _head(k)), None)
     if extra:
-        raise RainloopError(f"--init {source}: a derainer with a {extra} head cannot start one without; "
+        raise RainloopError(f"--init {source}: a derainer with a {HEADS[extra]} cannot start one without; "
                             f"use --{extra} on")
     missing = [k for k in missing if not _head(k)]
     if missing or unexpected:

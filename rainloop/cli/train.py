@@ -108,8 +108,9 @@ def run(args):
         torch.set_num_threads(args.threads)
     device = _device(args.device)
     workers = args.workers if args.workers is not None else (4 if device.startswith("cuda") else 0)
+    command = " ".join(["rainloop", *sys.argv[1:]])  # the same under `python -m rainloop`
     opts = loop.Options(device=device, amp=args.amp, workers=workers, log_every=args.log_every,
-                        ckpt_every=args.ckpt_every, val_every=args.val_every, command=" ".join(sys.argv))
+                        ckpt_every=args.ckpt_every, val_every=args.val_every, command=command)
     if args.dry_run:
         return _dry_run(runs.make_config(**_new_settings(args)), opts)
     if not args.out:
