@@ -54,7 +54,7 @@ def add_arguments(parser):
                              "(default on)")
     parser.add_argument("--tone", choices=["on", "off"],
                         help="edge/tiny derainer's per-frame gain and offset, for rain's frame-wide veil "
-                             "(default off)")
+                             "(default off; with --init, as the source has it)")
     parser.add_argument("--dry-db", type=float,
                         help="set the exported G3's rain gate to the most open point at which dry frames pass "
                              "at this mean PSNR against themselves (e.g. 40; default: the gate as trained)")
