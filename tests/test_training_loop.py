@@ -270,6 +270,23 @@ def test_gate_opens_when_dry_frames_have_room_to_spare(tmp_path):
     assert closed["logit_shift"] > 0 and closed["dry_psnr_after"] >= start + 3
 
 
+
+def test_calibration_scales_the_frame_tone_with_the_rest_of_the_rain_layer():
+    from rainloop.metrics import psnr
+    from rainloop.training.batches import to_image, to_tensor
+    from rainloop.training.gate_calibration import calibrate, dry_set
+    from rainloop.training.networks import EdgeUNet
+
+    torch.manual_seed(0)
+    net = EdgeUNet(levels=3, base=8, max_mult=4, blocks=1, gate=True, tone=True)
+    torch.nn.init.normal_(net.tone[-1].weight, std=0.05)  # a tone that changes frames
+    images, described = dry_set()
+    images = images[:16]
+    record = calibrate(net, 35.0, (images, described))
+    with torch.no_grad():
+        real = sum(psnr(to_image(net(to_tensor([x]))[0]), x) for x in images) / len(images)
+    assert real == pytest.approx(record["dry_psnr_after"], abs=0.01)
+
 def test_dry_db_on_a_cameras_own_dry_footage(tmp_path):
     from rainloop import builtin
     from rainloop.images import write_image

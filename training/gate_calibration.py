@@ -63,18 +63,11 @@ def _logits_and_layers(net: EdgeUNet, images: list[np.ndarray]):
     from rainloop.training.batches import to_tensor
 
     device = next(net.parameters()).device
-    seen = {}
-    hooks = [net.gate.register_forward_hook(lambda _m, _i, out: seen.__setitem__("logit", out)),
-             net.tail.register_forward_hook(lambda _m, _i, out: seen.__setitem__("layer", out))]
-    try:
-        for img in images:
-            x = to_tensor([img], device)
-            net(x)
-            x = x[0].cpu().numpy()
-            yield x, np.round(x * 255).astype(np.uint8), float(seen["logit"]), seen["layer"][0].cpu().numpy()
-    finally:
-        for h in hooks:
-            h.remove()
+    for img in images:
+        x = to_tensor([img], device)
+        logit, layer = net.rain_layer(x)
+        x = x[0].cpu().numpy()
+        yield x, np.round(x * 255).astype(np.uint8), float(logit), layer[0].cpu().numpy()
 
 
 def _dry_psnr(frames, shift: float) -> float:

@@ -131,19 +131,25 @@ class EdgeUNet(nn.Module):
         """The gate's logit per frame, shape (N,): > 0 means "raining" (trained by losses.gate)."""
         return self.gate(*self._encode(x)).flatten()
 
-    def forward(self, x):
+    def rain_layer(self, x) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """The gate's logit (N,1,1,1), None without a gate, and the rain layer R before the
+        gate: the output is x - sigmoid(logit) * R."""
         skips = self._encode(x)
-        rain = torch.sigmoid(self.gate(*skips)) if self.gate is not None else None
+        logit = self.gate(*skips) if self.gate is not None else None
         tone = self.tone(*skips) if self.tone is not None else None
         y = skips.pop()
         for squeeze, fuse in zip(self.squeeze, self.fuse):
             y = F.interpolate(squeeze(y), scale_factor=2.0, mode="nearest")
             y = fuse(y + skips.pop())
-        residual = self.tail(y)
+        layer = self.tail(y)
         if tone is not None:
             gain, offset = tone.split(3, 1)
-            residual = residual + gain * x + offset
-        return x - (residual if rain is None else rain * residual)
+            layer = layer + gain * x + offset
+        return logit, layer
+
+    def forward(self, x):
+        logit, layer = self.rain_layer(x)
+        return x - (layer if logit is None else torch.sigmoid(logit) * layer)
 
 
 class GlobalHead(nn.Sequential):
