@@ -8,6 +8,9 @@ untouched, and as much rain removed as that allows. So after training the gate's
 shifted, down or up, to the most open setting at which dry frames still reach `dry_db`
 mean PSNR against themselves.
 
+`rainloop train --dry-db` does this at every save; `rainloop gate` does it to a trained
+derainer, e.g. the bundled one for a new camera's dry footage.
+
 Which dry frames: a camera's own dry footage (`--dry`), else crops of the built-in
 *training* photos, half of them under a procedural sky (rainloop.skies). The held-out
 photos stay out of it, so the quality benchmarks never score a setting tuned on them.
@@ -23,9 +26,12 @@ frame's logit and rain layer, and the output for any shift is x - sigmoid(logit 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
+from rainloop.errors import RainloopError
 from rainloop.training.networks import EdgeUNet, RainGate
 
 CROPS = 64
@@ -109,3 +115,24 @@ def calibrate(net: EdgeUNet, dry_db: float, dry: tuple[list[np.ndarray], str] | 
     return {"dry_db_target": dry_db, "logit_shift": shift, "dry_psnr_before": round(before, 2),
             "dry_psnr_after": round(_dry_psnr(frames, shift), 2),
             "frames": f"{described}, {w}x{h}"}
+
+
+def regate(source: str, out: str | Path, dry_db: float, dry: str | None = None) -> dict:
+    """`rainloop gate`: a trained derainer (run folder, .safetensors or `default`) with its gate
+    set anew, written to out/g3.safetensors with its card; returns the card's record.
+    The shift of an earlier setting is undone first, so settings never stack."""
+    from rainloop.models import resolve
+    from rainloop.training.derainer_io import load_derainer, save_derainer
+
+    padded, card = load_derainer(resolve(source, want="weights"))
+    net = padded.net
+    if getattr(net, "gate", None) is None:
+        raise RainloopError(f"{source}: this derainer has no rain gate to set")
+    frames = dry_set(dry)
+    if card.get("gate_calibration"):
+        net.gate[-1].bias.data += card["gate_calibration"]["logit_shift"] / RainGate.GAIN
+    record = calibrate(net, dry_db, frames)
+    meta = {k: v for k, v in card.items() if k not in ("format", "net", "multiple", "rainloop_version")}
+    save_derainer(net, card["net"], Path(out) / "g3.safetensors",
+                  {**meta, "gate_calibration": record, "gate_set_from": str(source)})
+    return record

@@ -15,7 +15,7 @@ import sys
 from rainloop import __version__
 from rainloop.errors import RainloopError
 
-SUBCOMMANDS = ["synth", "train", "eval", "export", "quantize", "build", "run", "bench", "demo"]
+SUBCOMMANDS = ["synth", "train", "gate", "eval", "export", "quantize", "build", "run", "bench", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:

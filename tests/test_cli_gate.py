@@ -1,0 +1,58 @@
+"""`rainloop gate`: the bundled model's rain gate set anew for a camera's dry footage."""
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rainloop import builtin
+from rainloop.cli import main
+from rainloop.images import write_image
+from rainloop.metrics import psnr
+from rainloop.training.batches import to_image, to_tensor
+from rainloop.training.derainer_io import load_derainer
+from rainloop.training.gate_calibration import SIZE
+
+
+def dry_footage(folder):
+    rng = np.random.default_rng(5)
+    folder.mkdir()
+    frames = [builtin.random_crop(rng, SIZE, split="test") for _ in range(4)]
+    for i, frame in enumerate(frames):
+        write_image(folder / f"{i}.png", frame)
+    return frames
+
+
+def test_gate_sets_the_bundle_for_dry_footage_and_never_stacks(tmp_path, capsys):
+    frames = dry_footage(tmp_path / "dry")
+    first, second = tmp_path / "g1", tmp_path / "g2"
+    assert main(["gate", "default", "--dry-db", "45", "--dry", str(tmp_path / "dry"), "--out", str(first)]) == 0
+    out = capsys.readouterr().out
+    assert "logit shift" in out and f"rainloop export {first}" in out
+    net, card = load_derainer(first)
+    record = card["gate_calibration"]
+    assert record["dry_db_target"] == 45.0 and "4 frames of" in record["frames"]
+    with torch.no_grad():  # the footage really passes at what the record says
+        real = sum(psnr(to_image(net(to_tensor([f]))[0]), f) for f in frames) / len(frames)
+    assert real == pytest.approx(record["dry_psnr_after"], abs=0.01) and real >= 45.0
+    # Setting the gate of the result again starts from the gate as trained, not from the new one.
+    assert main(["gate", str(first), "--dry-db", "45", "--dry", str(tmp_path / "dry"), "--out", str(second)]) == 0
+    assert load_derainer(second)[1]["gate_calibration"] == record
+    a, b = load_file(str(first / "g3.safetensors")), load_file(str(second / "g3.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_gate_errors_are_one_line(tmp_path, capsys):
+    ungated = tmp_path / "ungated"
+    assert main(["train", "--preset", "tiny", "--gate", "off", "--crop", "32", "--batch", "1", "--val", "none",
+                 "--steps", "2", "--pretrain-steps", "1", "--out", str(ungated)]) == 0
+    capsys.readouterr()
+    for argv, fragment in [
+        ([str(ungated), "--dry-db", "40", "--out", str(tmp_path / "o")], "no rain gate"),
+        (["default", "--dry-db", "40", "--dry", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")], "nowhere"),
+        ([str(tmp_path / "missing"), "--dry-db", "40", "--out", str(tmp_path / "o")], "missing"),
+    ]:
+        assert main(["gate", *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and err.startswith("rainloop gate: error:") and fragment in err
+    assert not (tmp_path / "o").exists()
