@@ -117,7 +117,7 @@ def calibrate(net: EdgeUNet, dry_db: float, dry: tuple[list[np.ndarray], str] | 
             "frames": f"{described}, {w}x{h}"}
 
 
-def regate(source: str, out: str | Path, dry_db: float, dry: str | None = None) -> dict:
+def set_gate(source: str, out: str | Path, dry_db: float, dry: str | None = None) -> dict:
     """`rainloop gate`: a trained derainer (run folder, .safetensors or `default`) with its gate
     set anew, written to out/g3.safetensors with its card; returns the card's record.
     The shift of an earlier setting is undone first, so settings never stack."""

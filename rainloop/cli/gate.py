@@ -14,9 +14,9 @@ def add_arguments(parser):
 
 
 def run(args):
-    from rainloop.training.gate_calibration import regate
+    from rainloop.training.gate_calibration import set_gate
 
-    r = regate(args.model, args.out, args.dry_db, args.dry)
+    r = set_gate(args.model, args.out, args.dry_db, args.dry)
     print(f"gate: logit shift {r['logit_shift']:+.2f} from the gate as trained (dry frames "
           f"{r['dry_psnr_before']:.2f} -> {r['dry_psnr_after']:.2f} dB on {r['frames']})")
     print(f"wrote {args.out}/g3.safetensors; next: rainloop export {args.out} --out model.onnx")
