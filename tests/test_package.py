@@ -35,3 +35,17 @@ def test_installed_wheel_carries_the_default_model(tmp_path):
     module_file, model_path, shape = result.stdout.split(maxsplit=2)
     assert module_file.startswith(str(site)) and model_path.startswith(str(site))
     assert shape.strip() == "(37, 53, 3)"
+
+
+def test_commands_that_need_an_extra_say_which_without_a_traceback(tmp_path):
+    # The base install has no PyTorch; blocking its import stands in for that install.
+    probe = ("import sys\n"
+             "sys.modules['torch'] = None\n"
+             "from rainloop.cli import main\n"
+             "sys.exit(main(sys.argv[1:]))\n")
+    for argv in (["export", "default", "--out", str(tmp_path / "m.onnx")], ["gate", "default", "--dry-db", "40",
+                                                                           "--out", str(tmp_path / "g")]):
+        result = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True)
+        assert result.returncode == 2
+        assert result.stderr.strip() == (f"rainloop {argv[0]}: error: needs torch, which the base install leaves "
+                                         "out: pip install 'rainloop[train]'")

@@ -15,6 +15,8 @@ import sys
 from rainloop import __version__
 from rainloop.errors import RainloopError
 
+# Packages an extra brings (pyproject.toml), for the error when a command needs one.
+EXTRAS = {"torch": "train", "onnxsim": "train", "tensorboard": "train", "tensorrt": "trt", "pycuda": "trt"}
 SUBCOMMANDS = ["synth", "train", "gate", "eval", "export", "quantize", "build", "run", "bench", "demo"]
 
 
@@ -59,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rainloop {args.command}: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:
+        extra = EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"rainloop {args.command}: error: needs {exc.name}, which the base install leaves out: "
+              f"pip install 'rainloop[{extra}]'", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
