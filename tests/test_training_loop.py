@@ -270,7 +270,6 @@ def test_gate_opens_when_dry_frames_have_room_to_spare(tmp_path):
     assert closed["logit_shift"] > 0 and closed["dry_psnr_after"] >= start + 3
 
 
-
 def test_calibration_scales_the_frame_tone_with_the_rest_of_the_rain_layer():
     from rainloop.metrics import psnr
     from rainloop.training.batches import to_image, to_tensor
@@ -286,6 +285,7 @@ def test_calibration_scales_the_frame_tone_with_the_rest_of_the_rain_layer():
     with torch.no_grad():
         real = sum(psnr(to_image(net(to_tensor([x]))[0]), x) for x in images) / len(images)
     assert real == pytest.approx(record["dry_psnr_after"], abs=0.01)
+
 
 def test_dry_db_on_a_cameras_own_dry_footage(tmp_path):
     from rainloop import builtin
@@ -304,7 +304,6 @@ def test_dry_db_on_a_cameras_own_dry_footage(tmp_path):
     record = load_derainer(run)[1]["gate_calibration"]
     assert record["frames"] == f"3 frames of {footage}, 320x240"
     assert record["dry_psnr_after"] >= 45.0
-
 
 
 def test_init_default_keeps_the_bundles_frame_tone_unless_told_otherwise(tmp_path):
