@@ -331,6 +331,13 @@ def spread_frames(source: str | os.PathLike, n: int, size: tuple[int, int], desc
                                                    disable=not progress)]
 
 
+def dry_pairs(source: str | os.PathLike, n: int) -> list[Sample]:
+    """Up to n frames of dry footage (a folder of images, a video, a folder of videos), spread
+    over it, each paired with itself: a derainer should hand a rainless frame back unchanged."""
+    source = Path(source)
+    return [Sample(s.rainy, s.rainy, s.name) for s in _spread(open_unpaired(source), source, n)]
+
+
 def _spread(images, source: Path, n: int):
     """Up to n samples: evenly indexed in a folder; every k-th frame of videos, k = length // n."""
     if isinstance(images, Sequence):

@@ -12,6 +12,10 @@ from rainloop.metrics import psnr, ssim
 
 Derain = Callable[[np.ndarray], np.ndarray]
 
+# A rainless frame must come out at least this close to itself (issue 8): a derainer that
+# changes dry scenes is useless on a robot that drives in and out of rain.
+DRY_BAR_DB = 38.0
+
 
 def identity(rainy: np.ndarray) -> np.ndarray:
     """The do-nothing derainer: the baseline every model must beat."""
@@ -33,7 +37,7 @@ def evaluate(pairs: Iterable[Sample], derain: Derain = identity, y: bool = False
              limit: int | None = None, progress: bool = False) -> dict:
     """Mean scores over `pairs` (the first `limit`), plus one row per image.
 
-    Returns {"n", "psnr", "ssim", "input_psnr", "input_ssim", "gain_db", "psnr_p10", "worst",
+    Returns {"n", "psnr", "ssim", "input_psnr", "input_ssim", "gain_db", "psnr_p10", "share_38", "worst",
     "y", "per_image": [{"name", "psnr", "ssim", "input_psnr", "input_ssim"}]}; means are over
     images, as deraining papers report them. A mean of PSNRs hides bad images (one untouched
     image counts 100 dB), hence the 10th percentile and the worst image ({"name", "psnr"}).
@@ -51,4 +55,5 @@ def evaluate(pairs: Iterable[Sample], derain: Derain = identity, y: bool = False
     worst = min(rows, key=lambda r: r["psnr"])
     return {"n": len(rows), **means, "gain_db": means["psnr"] - means["input_psnr"],
             "psnr_p10": float(np.percentile([r["psnr"] for r in rows], 10)),
+            "share_38": sum(r["psnr"] >= DRY_BAR_DB for r in rows) / len(rows),
             "worst": {"name": worst["name"], "psnr": worst["psnr"]}, "y": y, "per_image": rows}

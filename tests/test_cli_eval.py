@@ -102,3 +102,22 @@ def test_missing_and_unknown_data(tmp_path, capsys):
 def test_bad_limit(rainy_set, capsys):
     code, io = _eval(capsys, "--data", rainy_set, "--limit", "0")
     assert code == 2 and "--limit 0: must be 1 or more" in io.err
+
+
+def test_dry_footage_scores_how_far_each_frame_moves_from_itself(tmp_path, capsys):
+    from rainloop.video import write_video
+
+    rng = np.random.default_rng(2)
+    frames = [builtin.random_crop(rng, (96, 64), "test") for _ in range(6)]
+    write_video(tmp_path / "dry.mp4", frames, fps=10)
+    out = tmp_path / "dry.json"
+    code, io = _eval(capsys, "--dry", tmp_path / "dry.mp4", "--model", "default", "--limit", "3", "--json", out)
+    assert code == 0
+    report = json.loads(out.read_text())
+    rows = report["per_image"]
+    assert report["n"] == len(rows) == 3 and report["layout"] == "dry footage"
+    assert all(r["input_psnr"] == metrics.PSNR_CAP for r in rows)  # each frame is its own reference
+    assert report["share_38"] == sum(r["psnr"] >= 38 for r in rows) / 3
+    assert f"{report['share_38']:.0%} of frames at 38 dB or more" in io.out
+    code, io = _eval(capsys, "--dry", tmp_path / "dry.mp4", "--limit", "3")
+    assert code == 0 and "100.00 dB on average" in io.out and "100% of frames" in io.out
