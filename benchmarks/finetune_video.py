@@ -11,7 +11,9 @@ gate forced open (benchmarks/gate_analysis.py).
     python benchmarks/finetune_video.py --steps 600 --out runs/finetune-video [--json out.json] [-- TRAIN OPTIONS]
 
 Runs `rainloop train --init default --real footage.mp4 --lambda-idt 20 ...`,
-exactly the README's fine-tuning command, then scores both models.
+exactly the README's fine-tuning command, then scores both models, and both again
+with their gate set on the camera's own dry scenes (`rainloop gate --dry`: each
+scene of the footage without rain; the dry score is on other photos).
 """
 
 from __future__ import annotations
@@ -43,13 +45,15 @@ def camera(size: tuple[int, int], frames: int, intensity: float) -> tuple[np.nda
     return clean, list(rain.render_sequence(clean, frames, rng, "physics", intensity))
 
 
-def other_scenes(size: tuple[int, int], n: int, frames: int, intensity: float) -> list[np.ndarray]:
-    """More footage from the same camera: `n` clips of built-in *train* photos, back to back."""
+def other_scenes(size: tuple[int, int], n: int, frames: int, intensity: float) -> tuple[list, list]:
+    """More footage from the same camera: `n` clips of built-in *train* photos, back to back;
+    and each scene without rain (the camera's dry footage)."""
     rng = np.random.default_rng(SEED + 2)
-    out = []
+    scenes, out = [], []
     for _ in range(n):
-        out += rain.render_sequence(builtin.random_crop(rng, size, split="train"), frames, rng, "physics", intensity)
-    return out
+        scenes.append(builtin.random_crop(rng, size, split="train"))
+        out += rain.render_sequence(scenes[-1], frames, rng, "physics", intensity)
+    return scenes, out
 
 
 def dry_frames(size: tuple[int, int], n: int) -> list[Sample]:
@@ -86,8 +90,11 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     clean, frames = camera((w, h), args.frames, args.intensity)
     split = args.frames * 3 // 4
-    footage = out.parent / f"{out.name}-footage.mp4"
-    write_video(footage, frames[:split] + other_scenes((w, h), args.scenes - 1, split, args.intensity), fps=25)
+    footage, own_dry = out.parent / f"{out.name}-footage.mp4", out.parent / f"{out.name}-dry"
+    scenes, more = other_scenes((w, h), args.scenes - 1, split, args.intensity)
+    write_video(footage, frames[:split] + more, fps=25)
+    for i, scene in enumerate([clean, *scenes]):
+        write_image(own_dry / f"{i:02d}.png", scene)
     held_out = out.parent / f"{out.name}-held-out"
     for i, frame in enumerate(frames[split:]):
         write_image(held_out / "rainy" / f"{split + i:05d}.png", frame)
@@ -102,9 +109,15 @@ def main(argv=None) -> int:
         return rc
     after = score(str(out), held_out, dry)
     results = {"default": before, f"fine-tuned ({args.steps} steps)": after}
-    print(f"\n{'model':<26} {'input':>6} {'output':>7} {'gain':>6} {'SSIM':>6} {'dry':>6} {'gate':>5} {'open':>6}")
+    # The other way to fit a camera: set the gate on its own dry scenes (`rainloop gate`), with or without training.
+    for name, model in (("default", "default"), (f"fine-tuned ({args.steps} steps)", str(out))):
+        gated = out.parent / f"{out.name}-gate-{'default' if model == 'default' else 'fine-tuned'}"
+        if rainloop(["gate", model, "--dry-db", "40", "--dry", str(own_dry), "--out", str(gated)]):
+            return 1
+        results[f"{name}, gate on own dry"] = score(str(gated), held_out, dry)
+    print(f"\n{'model':<40} {'input':>6} {'output':>7} {'gain':>6} {'SSIM':>6} {'dry':>6} {'gate':>5} {'open':>6}")
     for name, r in results.items():
-        print(f"{name:<26} {r['input_psnr']:>6.2f} {r['psnr']:>7.2f} {r['gain_db']:>+6.2f} {r['ssim']:>6.4f} "
+        print(f"{name:<40} {r['input_psnr']:>6.2f} {r['psnr']:>7.2f} {r['gain_db']:>+6.2f} {r['ssim']:>6.4f} "
               f"{r['dry_psnr']:>6.2f} {r['gate_mean']:>5.2f} {r['psnr_gate_open']:>6.2f}")
     if args.json:
         write_json(args.json, {"seed": SEED, "size": args.size, "frames": args.frames, "held_out": args.frames - split,
