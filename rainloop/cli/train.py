@@ -57,7 +57,8 @@ def add_arguments(parser):
                              "(default off; with --init, as the source has it)")
     parser.add_argument("--dry-db", type=float,
                         help="set the exported G3's rain gate to the most open point at which dry frames pass "
-                             "at this mean PSNR against themselves (e.g. 40; default: the gate as trained)")
+                             "at this mean PSNR against themselves (e.g. 40; default: the gate as trained; "
+                             "`rainloop gate` sets it again later)")
     parser.add_argument("--dry", help="with --dry-db: your camera's dry footage (folder of images, video, "
                                       "folder of videos; default: crops of the built-in training photos, half "
                                       "under a procedural sky, which fit only models trained with --sky)")
