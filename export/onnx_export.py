@@ -12,15 +12,13 @@ from rainloop.export.complexity import REFERENCE_SIZE, gflops, parameter_count
 from rainloop.export.graph_modules import export_module
 from rainloop.export.parity import check_parity
 from rainloop.models import resolve
-from rainloop.training.derainer_io import load_derainer
+from rainloop.training.derainer_io import FORMAT_KEYS, load_derainer
 
 PRECISIONS = ("fp32", "fp16")
 IOS = ("float", "uint8")
 # Off every net's multiple and of different shapes, so the in-graph padding is
 # exercised at two different amounts.
 CHECK_SIZES = [(320, 180), (211, 147)]
-# Keys of the g3 card that describe the file format, not the training run.
-_G3_FORMAT_KEYS = ("format", "net", "multiple", "rainloop_version")
 
 
 class ParityError(RainloopError):
@@ -91,7 +89,7 @@ def io_contract(io: str, multiple: int, static: tuple[int, int] | None) -> dict:
 
 def derainer_card(g3: dict, derainer, *, precision: str, io: str, opset: int,
                   static: tuple[int, int] | None, simplified: bool, parity: dict) -> dict:
-    training = {k: v for k, v in g3.items() if k not in _G3_FORMAT_KEYS}
+    training = {k: v for k, v in g3.items() if k not in FORMAT_KEYS}
     w, h = REFERENCE_SIZE
     card = {
         "what": "JRGR G3 derainer (Ye et al., CVPR 2021): a rainy frame in, the rain-free background out",

@@ -19,6 +19,8 @@ from rainloop.files import read_json
 from rainloop.training.networks import PaddedDerainer, build_derainer
 
 FORMAT = "rainloop-derainer/1"
+# Keys save_derainer writes itself: they describe the file, not the training run.
+FORMAT_KEYS = ("format", "net", "multiple", "rainloop_version")
 
 
 def save_derainer(net: torch.nn.Module, spec: dict, dest_weights: str | Path, meta: dict | None = None) -> None:

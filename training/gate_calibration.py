@@ -86,6 +86,11 @@ def _dry_psnr(frames, shift: float) -> float:
     return float(np.mean(scores))
 
 
+def shift_gate(net: EdgeUNet, shift: float) -> None:
+    """Lower the gate's logit by `shift` (in place; a negative shift opens it)."""
+    net.gate[-1].bias.data -= shift / RainGate.GAIN  # the logit is GAIN * the head's output
+
+
 def calibrate(net: EdgeUNet, dry_db: float, dry: tuple[list[np.ndarray], str] | None = None) -> dict:
     """Shift `net`'s gate (in place) to the most open setting at which the dry frames (a
     dry_set) reach `dry_db`; returns the record for the card (a negative shift opens)."""
@@ -110,8 +115,7 @@ def calibrate(net: EdgeUNet, dry_db: float, dry: tuple[list[np.ndarray], str] | 
         else:
             lo = mid + 1
     shift = round(hi * STEP, 6)
-    last = net.gate[-1]
-    last.bias.data -= shift / RainGate.GAIN  # the logit is GAIN * the head's output
+    shift_gate(net, shift)
     return {"dry_db_target": dry_db, "logit_shift": shift, "dry_psnr_before": round(before, 2),
             "dry_psnr_after": round(_dry_psnr(frames, shift), 2),
             "frames": f"{described}, {w}x{h}"}
@@ -122,7 +126,7 @@ def set_gate(source: str, out: str | Path, dry_db: float, dry: str | None = None
     set anew, written to out/g3.safetensors with its card; returns the card's record.
     The shift of an earlier setting is undone first, so settings never stack."""
     from rainloop.models import resolve
-    from rainloop.training.derainer_io import load_derainer, save_derainer
+    from rainloop.training.derainer_io import FORMAT_KEYS, load_derainer, save_derainer
 
     padded, card = load_derainer(resolve(source, want="weights"))
     net = padded.net
@@ -130,9 +134,9 @@ def set_gate(source: str, out: str | Path, dry_db: float, dry: str | None = None
         raise RainloopError(f"{source}: this derainer has no rain gate to set")
     frames = dry_set(dry)
     if card.get("gate_calibration"):
-        net.gate[-1].bias.data += card["gate_calibration"]["logit_shift"] / RainGate.GAIN
+        shift_gate(net, -card["gate_calibration"]["logit_shift"])
     record = calibrate(net, dry_db, frames)
-    meta = {k: v for k, v in card.items() if k not in ("format", "net", "multiple", "rainloop_version")}
+    meta = {k: v for k, v in card.items() if k not in FORMAT_KEYS}
     save_derainer(net, card["net"], Path(out) / "g3.safetensors",
                   {**meta, "gate_calibration": record, "gate_set_from": str(source)})
     return record

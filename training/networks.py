@@ -152,6 +152,10 @@ class EdgeUNet(nn.Module):
         return x - (layer if logit is None else torch.sigmoid(logit) * layer)
 
 
+# EdgeUNet's optional per-frame heads: config key -> what a message calls it.
+HEADS = {"gate": "rain gate", "tone": "frame tone"}
+
+
 class GlobalHead(nn.Sequential):
     """Per-frame outputs (N,C,1,1) from the global average of each encoder level.
 

@@ -13,6 +13,7 @@ from rainloop.atomic import write_json
 from rainloop.errors import RainloopError
 from rainloop.files import read_json
 from rainloop.training.derainer_io import read_card, resolve_weights
+from rainloop.training.networks import HEADS
 from rainloop.training.presets import get_preset
 
 FORMAT = "rainloop-run/1"
@@ -43,7 +44,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
     for key, value in overrides.items():
         if value is None:
             continue
-        if key in ("gate", "tone"):
+        if key in HEADS:
             if cfg["g1"]["type"] != "edge_unet":
                 raise RainloopError(f"--{key}: the {preset} derainer has no per-frame heads")
             cfg["g1"][key] = value == "on"
@@ -158,7 +159,7 @@ def resume_run(run_dir: str | Path, requested: dict) -> dict:
 
 
 def _current(cfg: dict, key: str):
-    if key in ("gate", "tone"):
+    if key in HEADS:
         return "on" if cfg["g1"].get(key) else "off"
     if key in LOSS_KEYS:
         return cfg["loss"].get(LOSS_KEYS[key], 0.0)

@@ -20,6 +20,7 @@ from rainloop.errors import RainloopError
 from rainloop.training.checkpoint import load_latest
 from rainloop.training.derainer_io import load_derainer
 from rainloop.training.jrgr import JRGR
+from rainloop.training.networks import HEADS
 from rainloop.training.runs import CONFIG, init_path, read_config
 
 
@@ -55,9 +56,6 @@ def _from_derainer(model: JRGR, path: Path) -> dict:
     for net in (model.nets.g1, model.nets.g3):
         _load(net, padded.net.state_dict(), path)
     return {k: card[k] for k in ("step", "seed", "train_seconds", "init") if k in card}
-
-
-HEADS = {"gate": "rain gate", "tone": "frame tone"}  # networks.EdgeUNet's optional per-frame heads
 
 
 def _body(spec: dict) -> dict:
