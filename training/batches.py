@@ -1,7 +1,8 @@
 """Where training images come from: the two domains of JRGR, as random crops.
 
 - synthetic pairs (O_s, B_s): `builtin` renders streak rain (optionally in
-  front of fog, `streak-fog`) on the fly over built-in clean photos (a mix
+  front of fog, `streak-fog`; or `physics`, the stand-in's own renderer, for
+  a supervised upper bound) on the fly over built-in clean photos (a mix
   from dry to downpour, dry frames included so a dry scene learns to pass
   through), or a paired dataset folder;
 - real rainy images O_t (unpaired): a folder, a JRGR root's Ot/, or a video.
@@ -70,7 +71,7 @@ def random_window(rng: np.random.Generator, imgs: list[np.ndarray], crop: int) -
     return [np.ascontiguousarray(im[:, ::-1] if flip else im) for im in out]
 
 
-SYN_STYLES = ("streak", "streak-fog")
+SYN_STYLES = ("streak", "streak-fog", "physics")
 
 
 def _check_sky(sky: float) -> float:
@@ -93,7 +94,7 @@ def _with_sky(sky: float) -> str:
 
 
 class BuiltinPairs:
-    """Streak (or streak-fog) rain rendered on built-in train-split crops, intensities from the mix."""
+    """Rain in one of SYN_STYLES rendered on built-in train-split crops, intensities from the mix."""
 
     def __init__(self, mix: str = "default", style: str = "streak", sky: float = 0.0):
         if mix not in RAIN_MIXES:

@@ -29,9 +29,11 @@ def add_arguments(parser):
     parser.add_argument("--every", type=int, help="with a video --real: keep every k-th frame (default 1)")
     parser.add_argument("--rain-mix", choices=["default", "light", "heavy"],
                         help="intensity mix of the built-in synthetic rain (default: default, 12%% dry)")
-    parser.add_argument("--syn-style", choices=["streak", "streak-fog"],
+    parser.add_argument("--syn-style", choices=["streak", "streak-fog", "physics"],
                         help="style of the built-in synthetic rain (default streak; streak-fog adds rain "
-                             "accumulation as depth-dependent fog, as RainCityscapes does)")
+                             "accumulation as depth-dependent fog, as RainCityscapes does; physics is the "
+                             "renderer of --real builtin, so with it the built-in domains are one: a "
+                             "supervised upper bound, not a test of real-rain transfer)")
     parser.add_argument("--real-mix", choices=["default", "rain"],
                         help="intensity mix of --real builtin (default: default, 12%% dry, drizzle to downpour; "
                              "rain: always raining)")
@@ -55,6 +57,9 @@ def add_arguments(parser):
     parser.add_argument("--tone", choices=["on", "off"],
                         help="edge/tiny derainer's per-frame gain and offset, for rain's frame-wide veil "
                              "(default off; with --init, as the source has it)")
+    parser.add_argument("--peaks", choices=["on", "off"],
+                        help="the gate and the tone also see each feature's whole-frame maximum: a veil lifts "
+                             "the darkest pixels (default off; --init keeps the source's)")
     parser.add_argument("--dry-db", type=float,
                         help="set the exported G3's rain gate to the most open point at which dry frames pass "
                              "at this mean PSNR against themselves (e.g. 40; default: the gate as trained; "
@@ -83,7 +88,7 @@ def add_arguments(parser):
     parser.add_argument("--print-model", action="store_true", help="print parameters and GFLOPs of the preset's nets")
 
 
-_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db",
+_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "peaks", "dry_db",
               "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
 _DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "sky", "dry")
 
