@@ -20,13 +20,13 @@
 #            veil directly), the same without the tone for comparison, and a supervised-only
 #            G1 with the tone on streak-fog pairs
 #   scratch (session 6): C with skies and the tone from the start, on streak or streak-fog pairs
-#   peaks (session 7): the heads also see whole-frame maxima (--peaks on): INIT fine-tuned as
-#            the tone set's ft-tone, C with skies and the tone from the start with and without
-#            peaks, and supervised-only G1s on streak-fog pairs and on physics pairs (the
-#            stand-in real domain's own renderer: how far this network gets with perfect labels)
+#   ceiling (session 7): the scratch set's t128, and a supervised-only G1 with the tone on
+#            physics pairs (--syn-style physics, the stand-in real domain's own renderer: how
+#            far this network gets with perfect labels). Session 7 ran these beside three runs
+#            with an option since removed (`--peaks`, at commit 0248dcb; see RESULTS.md)
 #   resume: continue every unfinished run in RUNS_DIR (a second call on a still-warm machine)
 #
-#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|peaks|resume]     BUDGET=seconds (default 500)
+#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|ceiling|resume]     BUDGET=seconds (default 500)
 #   SCALE=1000 BUDGET=300 bash benchmarks/gpu_sweep.sh /tmp/sweep fog   (a CPU smoke run: steps / SCALE)
 set -uo pipefail
 RUNS=${1:-runs/sweep}
@@ -45,7 +45,8 @@ train() {  # train NAME ARGS...: one run, stopped (Ctrl-C: finish the step, save
   t=$(left)
   if [ "$t" -lt 10 ]; then echo "$out: no time left"; return; fi
   timeout -k 60 -s INT "$t" rainloop train "${COMMON[@]}" "$@" --out "$out" >"$out.log" 2>&1
-  echo "$(date +%T) $out: exit $? ($(tail -n 2 "$out.log" | tr '\n' ' '))"
+  local rc=$?  # before any $(...) below resets it
+  echo "$(date +%T) $out: exit $rc ($(tail -n 2 "$out.log" | tr '\n' ' '))"
 }
 
 A=(--steps $((5500 / S)) --pretrain-steps $((2000 / S)) --seed 0 --gate off --real-mix rain)
@@ -81,16 +82,9 @@ elif [ "$SET" = tone ]; then
 elif [ "$SET" = scratch ]; then
   train t128 --crop 128 "${C[@]}" --sky 0.5 --dry-db 40 --tone on &
   train t128-fog --crop 128 "${C[@]}" --sky 0.5 --dry-db 40 --tone on --syn-style streak-fog &
-elif [ "$SET" = peaks ]; then
-  K=(--init "${INIT:-default}" --crop 128 --steps $((4000 / S)) --seed 0 --real-mix default --gate on --lambda-idt 20
-     --dry-db 40 --sky 0.5)
-  SUP=(--crop 128 --tone on --steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0)
-  train ft-pk "${K[@]}" --peaks on &
+elif [ "$SET" = ceiling ]; then
   train t128 --crop 128 "${C[@]}" --sky 0.5 --dry-db 40 --tone on &
-  train t128-pk --crop 128 "${C[@]}" --sky 0.5 --dry-db 40 --tone on --peaks on &
-  ( train sup-fog-pk "${SUP[@]}" --syn-style streak-fog --peaks on
-    train sup-phys "${SUP[@]}" --syn-style physics ) &
-  train sup-phys-pk "${SUP[@]}" --syn-style physics --peaks on &
+  train sup-phys --crop 128 --tone on --syn-style physics --steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0 &
 elif [ "$SET" = resume ]; then
   unfinished=$(python3 - "$RUNS" <<'EOF'
 import json, sys
@@ -106,10 +100,11 @@ EOF
     ( t=$(left)
       timeout -k 60 -s INT "$t" rainloop train --resume --out "$run" --threads 1 --workers ${WORKERS:-2} \
         --ckpt-every 500 --val-every 500 --log-every 100 >>"$run.log" 2>&1
-      echo "$(date +%T) $run: resumed, exit $? ($(tail -n 2 "$run.log" | tr '\n' ' '))" ) &
+      rc=$?
+      echo "$(date +%T) $run: resumed, exit $rc ($(tail -n 2 "$run.log" | tr '\n' ' '))" ) &
   done
 else
-  echo "unknown set $SET (recipes, fog, sky, tone, scratch, peaks or resume)"; exit 2
+  echo "unknown set $SET (recipes, fog, sky, tone, scratch, ceiling or resume)"; exit 2
 fi
 wait
 

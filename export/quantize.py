@@ -117,13 +117,10 @@ def _static_size(model: onnx.ModelProto) -> tuple[int, int] | None:
     return (w, h) if h and w else None
 
 
-GLOBAL_POOLS = ("GlobalAveragePool", "GlobalMaxPool")
-
-
 def kept_float_nodes(model: onnx.ModelProto, keep_fp: str) -> list[str]:
     """With keep_fp="IO": the first and last weighted layers, which see the image itself
     and write the output, stay float, and so does every layer fed by a whole-frame
-    average or maximum (the rain gate and the frame tone: per-frame decisions that decide what
+    average (the rain gate and the frame tone: per-frame decisions that decide what
     dry frames look like, a few thousand MACs per frame). Found by the graph's
     structure, not by node names, so a renamed module cannot slip into INT8. The
     node list is topologically sorted; the per-frame heads may come anywhere in it."""
@@ -137,10 +134,10 @@ def kept_float_nodes(model: onnx.ModelProto, keep_fp: str) -> list[str]:
 
 
 def _after_global_pool(model: onnx.ModelProto) -> set[str]:
-    """Names of the nodes that read, directly or not, a whole-frame pool's output."""
+    """Names of the nodes that read, directly or not, a GlobalAveragePool's output."""
     tainted, names = set(), set()
     for node in model.graph.node:
-        if node.op_type in GLOBAL_POOLS or tainted.intersection(node.input):
+        if node.op_type == "GlobalAveragePool" or tainted.intersection(node.input):
             tainted.update(node.output)
             names.add(node.name)
     return names

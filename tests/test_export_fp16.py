@@ -31,7 +31,6 @@ def make_g3(folder, spec: dict):
 
 
 SPECS = {"tiny": get_preset("tiny")["g1"], "tiny-tone": {**get_preset("tiny")["g1"], "tone": True},
-         "tiny-tone-peaks": {**get_preset("tiny")["g1"], "tone": True, "peaks": True},
          "cycle_unet": SMALL_CYCLE_UNET}
 
 

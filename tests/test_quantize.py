@@ -209,11 +209,8 @@ def test_validation_on_a_paired_folder(tiny, tmp_path, calib):
     assert check["psnr_int8_vs_fp32"] > MIN_INT8_VS_FP32_DB
 
 
-@pytest.mark.parametrize("peaks", [False, True])
-def test_frame_tone_stays_float_and_the_tail_is_still_the_last_float_layer(tmp_path, calib, peaks):
-    src = export_fp32(tmp_path, {**get_preset("tiny")["g1"], "tone": True, "peaks": peaks})
-    pools = {n.op_type for n in onnx.load(str(src)).graph.node if n.op_type.startswith("Global")}
-    assert pools == ({"GlobalAveragePool", "GlobalMaxPool"} if peaks else {"GlobalAveragePool"})
+def test_frame_tone_stays_float_and_the_tail_is_still_the_last_float_layer(tmp_path, calib):
+    src = export_fp32(tmp_path, {**get_preset("tiny")["g1"], "tone": True})
     card = quantize(src, calib, n=2, size=SIZE, progress=False)
     convs = [n for n in onnx.load(str(default_output(src))).graph.node if n.op_type == "Conv"]
     heads = [n for n in convs if "/gate/" in n.name or "/tone/" in n.name]

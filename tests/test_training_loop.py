@@ -322,24 +322,3 @@ def test_init_default_keeps_the_bundles_frame_tone_unless_told_otherwise(tmp_pat
         loop.train(tmp_path / "off", OPTS, new=runs.make_config("edge", crop=32, batch=2, steps=1, val="none",
                                                                 tone="off", init="default"))
     assert not (tmp_path / "off").exists()
-
-
-def test_init_with_peaks_starts_from_the_source_and_keeps_them(tmp_path):
-    """--peaks on from a derainer without them: the heads' new inputs start at zero, so the
-    fine-tune starts from the source's output; a derainer with peaks refuses --peaks off."""
-    from rainloop.models import resolve
-
-    bundle, card = load_derainer(resolve("default", want="weights"))
-    assert not card["net"].get("peaks")
-    cfg = runs.make_config("edge", crop=32, batch=2, steps=1, val="none", init="default", peaks="on")
-    model = JRGR(cfg)
-    warm_start(model, "default")
-    x = torch.rand(1, 3, 48, 64)
-    with torch.no_grad():
-        assert torch.equal(model.nets.g3(x), bundle.net(x))
-    run = tmp_path / "peaks"
-    loop.train(run, OPTS, new=cfg)
-    assert runs.make_config("edge", crop=32, batch=2, steps=1, val="none", init=str(run))["g1"]["peaks"]
-    with pytest.raises(RainloopError, match="--peaks on"):
-        loop.train(tmp_path / "off", OPTS, new=runs.make_config("edge", crop=32, batch=2, steps=1, val="none",
-                                                                peaks="off", init=str(run)))

@@ -97,12 +97,10 @@ class EdgeUNet(nn.Module):
     from the same global averages (FrameTone). Rain's veil O = T B + (1 - T) A
     is affine in B over the frame; its airlight A is a whole-frame quantity
     that 3x3 convs with a ~100 px field of view can only guess patch by patch.
-
-    With `peaks`, both heads also see whole-frame maxima (GlobalHead).
     """
 
     def __init__(self, levels: int = 3, base: int = 16, max_mult: int = 4, blocks: int = 1, gate: bool = False,
-                 tone: bool = False, peaks: bool = False):
+                 tone: bool = False):
         super().__init__()
         chans = [min(base * 2 ** i, base * max_mult) for i in range(levels + 1)]
         self.head = nn.Sequential(nn.Conv2d(3, chans[0], 3, 1, 1), nn.ReLU(True))
@@ -120,8 +118,8 @@ class EdgeUNet(nn.Module):
             for i in reversed(range(levels)))
         self.tail = nn.Conv2d(chans[0], 3, 3, 1, 1)
         self.multiple = 2 ** levels
-        self.gate = RainGate(sum(chans), peaks) if gate else None
-        self.tone = FrameTone(sum(chans), peaks) if tone else None
+        self.gate = RainGate(sum(chans)) if gate else None
+        self.tone = FrameTone(sum(chans)) if tone else None
 
     def _encode(self, x) -> list[torch.Tensor]:
         skips = [self.head(x)]
@@ -156,17 +154,10 @@ class EdgeUNet(nn.Module):
 
 # EdgeUNet's optional per-frame heads: config key -> what a message calls it.
 HEADS = {"gate": "rain gate", "tone": "frame tone"}
-# EdgeUNet's on/off options: the heads, and what they see.
-SWITCHES = (*HEADS, "peaks")
 
 
 class GlobalHead(nn.Sequential):
     """Per-frame outputs (N,C,1,1) from the global average of each encoder level.
-
-    With `peaks`, also from each feature's whole-frame maximum. The features are
-    ReLU(w * image + b), so their maxima include the frame's darkest response: a
-    veil lifts every dark pixel, the cue of the dark channel prior (He et al.,
-    CVPR 2009), which a mean mixes up with the scene's own brightness.
 
     A Sequential so its weights are named <name>.0 / <name>.2; a module class of its
     own so the FP16 export can keep it in FP32 (a whole-frame mean at 720p overflows
@@ -175,17 +166,14 @@ class GlobalHead(nn.Sequential):
 
     GAIN = 1.0
 
-    def __init__(self, channels: int, outputs: int, peaks: bool = False):
-        super().__init__(nn.Conv2d(channels * (2 if peaks else 1), 32, 1), nn.ReLU(True), nn.Conv2d(32, outputs, 1))
-        self.peaks = peaks
+    def __init__(self, channels: int, outputs: int):
+        super().__init__(nn.Conv2d(channels, 32, 1), nn.ReLU(True), nn.Conv2d(32, outputs, 1))
         nn.init.zeros_(self[-1].weight)
         nn.init.zeros_(self[-1].bias)
 
     def forward(self, *levels):
-        pooled = [F.adaptive_avg_pool2d(f, 1) for f in levels]
-        if self.peaks:
-            pooled += [F.adaptive_max_pool2d(f, 1) for f in levels]
-        return self.GAIN * super().forward(torch.cat(pooled, 1))
+        pooled = torch.cat([F.adaptive_avg_pool2d(f, 1) for f in levels], 1)
+        return self.GAIN * super().forward(pooled)
 
 
 class RainGate(GlobalHead):
@@ -197,16 +185,16 @@ class RainGate(GlobalHead):
     GAIN = 10.0
     OPEN = 4.0
 
-    def __init__(self, channels: int, peaks: bool = False):
-        super().__init__(channels, 1, peaks)
+    def __init__(self, channels: int):
+        super().__init__(channels, 1)
         nn.init.constant_(self[-1].bias, self.OPEN / self.GAIN)
 
 
 class FrameTone(GlobalHead):
     """Per-channel gain and offset of the frame-wide rain layer (N,6,1,1); starts at zero."""
 
-    def __init__(self, channels: int, peaks: bool = False):
-        super().__init__(channels, 6, peaks)
+    def __init__(self, channels: int):
+        super().__init__(channels, 6)
 
 
 # --------------------------------------------------------------------------

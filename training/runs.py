@@ -13,7 +13,7 @@ from rainloop.atomic import write_json
 from rainloop.errors import RainloopError
 from rainloop.files import read_json
 from rainloop.training.derainer_io import read_card, resolve_weights
-from rainloop.training.networks import SWITCHES
+from rainloop.training.networks import HEADS
 from rainloop.training.presets import get_preset
 
 FORMAT = "rainloop-run/1"
@@ -22,7 +22,7 @@ DEFAULT_STEPS = 2000
 # Overridable preset entries -> where they live in the config.
 LOSS_KEYS = {"lambda_sup": "supervised", "lambda_cyc": "cycle", "lambda_adv": "adversarial",
              "lambda_idt": "identity", "lambda_gate": "gate"}
-PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "peaks", "dry_db")
+PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db")
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
@@ -32,7 +32,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
                 init: str | None = None, **overrides) -> dict:
     """The preset dict with overrides applied, plus the data and the schedule.
 
-    overrides: crop, batch, lr, lr_pretrain, gate, tone and peaks ("on"/"off"), lambda_sup, lambda_cyc,
+    overrides: crop, batch, lr, lr_pretrain, gate and tone ("on"/"off"), lambda_sup, lambda_cyc,
     lambda_adv, lambda_idt, lambda_gate (None = keep the preset's value); dry_db (the exported
     G3's gate is shifted until dry frames reach it, training.gate_calibration). `init` (a run folder or a
     derainer, see training.warm_start) starts from trained weights, in stage 2.
@@ -44,7 +44,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
     for key, value in overrides.items():
         if value is None:
             continue
-        if key in SWITCHES:
+        if key in HEADS:
             if cfg["g1"]["type"] != "edge_unet":
                 raise RainloopError(f"--{key}: the {preset} derainer has no per-frame heads")
             cfg["g1"][key] = value == "on"
@@ -62,10 +62,8 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
             raise RainloopError("--init starts from a trained G3 in stage 2; --pretrain-steps must be 0")
         pretrain_steps = 0
         cfg["init"] = init
-        source = init_net(init)
-        for key in ("tone", "peaks"):  # a fine-tune keeps what it starts from unless told otherwise
-            if overrides.get(key) is None and source.get(key):
-                cfg["g1"][key] = True
+        if overrides.get("tone") is None and init_net(init).get("tone"):
+            cfg["g1"]["tone"] = True  # a fine-tune keeps what it starts from unless told otherwise
     cfg.update(format=FORMAT, steps=int(steps),
                pretrain_steps=int(steps // 2 if pretrain_steps is None else pretrain_steps), seed=int(seed),
                data={"syn": syn, "real": real, "val": val, "rain_mix": rain_mix, "syn_style": syn_style,
@@ -161,7 +159,7 @@ def resume_run(run_dir: str | Path, requested: dict) -> dict:
 
 
 def _current(cfg: dict, key: str):
-    if key in SWITCHES:
+    if key in HEADS:
         return "on" if cfg["g1"].get(key) else "off"
     if key in LOSS_KEYS:
         return cfg["loss"].get(LOSS_KEYS[key], 0.0)

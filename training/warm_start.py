@@ -9,21 +9,18 @@ Two sources:
 
 A derainer trained without the rain gate or the frame tone (networks.EdgeUNet)
 may be loaded into one with them: the gate starts open and the tone at zero, so
-the network starts out as trained. Likewise into one whose heads also see
-whole-frame maxima (--peaks on): the heads' weights on the maxima start at zero.
+the network starts out as trained.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from rainloop.errors import RainloopError
 from rainloop.training.checkpoint import load_latest
 from rainloop.training.derainer_io import load_derainer
 from rainloop.training.jrgr import JRGR
-from rainloop.training.networks import HEADS, SWITCHES
+from rainloop.training.networks import HEADS
 from rainloop.training.runs import CONFIG, init_path, read_config
 
 
@@ -62,7 +59,7 @@ def _from_derainer(model: JRGR, path: Path) -> dict:
 
 
 def _body(spec: dict) -> dict:
-    return {k: v for k, v in spec.items() if k not in SWITCHES}
+    return {k: v for k, v in spec.items() if k not in HEADS}
 
 
 def _head(key: str) -> str | None:
@@ -71,7 +68,6 @@ def _head(key: str) -> str | None:
 
 def _load(module, state: dict, source: Path) -> None:
     """Strict, except that a head (rain gate, frame tone) the source lacks keeps its initialisation."""
-    state = _add_peaks(module, state, source)
     try:
         missing, unexpected = module.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # a tensor of the wrong shape
@@ -85,18 +81,3 @@ def _load(module, state: dict, source: Path) -> None:
     if missing or unexpected:
         raise RainloopError(f"--init {source}: its weights do not match this network "
                             f"({len(missing)} missing, {len(unexpected)} unexpected, e.g. {(missing or unexpected)[0]})")
-
-
-def _add_peaks(module, state: dict, source: Path) -> dict:
-    """A head's first layer from a source without --peaks gets zero weights on the maxima."""
-    out = dict(state)
-    for key, have in module.state_dict().items():
-        got = state.get(key)
-        if not (_head(key) and key.endswith(".0.weight") and got is not None and got.shape != have.shape):
-            continue
-        if got.shape[1] * 2 != have.shape[1]:
-            if got.shape[1] == have.shape[1] * 2:
-                raise RainloopError(f"--init {source}: its per-frame heads see whole-frame maxima; use --peaks on")
-            continue  # the strict load names the mismatch
-        out[key] = torch.cat([got, torch.zeros_like(got)], 1)
-    return out

@@ -57,9 +57,6 @@ def add_arguments(parser):
     parser.add_argument("--tone", choices=["on", "off"],
                         help="edge/tiny derainer's per-frame gain and offset, for rain's frame-wide veil "
                              "(default off; with --init, as the source has it)")
-    parser.add_argument("--peaks", choices=["on", "off"],
-                        help="the gate and the tone also see each feature's whole-frame maximum: a veil lifts "
-                             "the darkest pixels (default off; --init keeps the source's)")
     parser.add_argument("--dry-db", type=float,
                         help="set the exported G3's rain gate to the most open point at which dry frames pass "
                              "at this mean PSNR against themselves (e.g. 40; default: the gate as trained; "
@@ -88,7 +85,7 @@ def add_arguments(parser):
     parser.add_argument("--print-model", action="store_true", help="print parameters and GFLOPs of the preset's nets")
 
 
-_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "peaks", "dry_db",
+_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db",
               "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
 _DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "sky", "dry")
 
