@@ -81,6 +81,7 @@ def main(argv=None) -> int:
     p.add_argument("--intensity", type=float, default=0.6)
     p.add_argument("--scenes", type=int, default=1, help="footage of this many scenes: the scored one, then others")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--gate-db", default="38", help="`rainloop gate --dry-db` on the camera's own dry scenes")
     p.add_argument("--json", help="write the results here")
     p.add_argument("train_args", nargs=argparse.REMAINDER, help="after --: more `rainloop train` options")
     args = p.parse_args(argv)
@@ -112,7 +113,7 @@ def main(argv=None) -> int:
     # The other way to fit a camera: set the gate on its own dry scenes (`rainloop gate`), with or without training.
     for name, model in (("default", "default"), (f"fine-tuned ({args.steps} steps)", str(out))):
         gated = out.parent / f"{out.name}-gate-{'default' if model == 'default' else 'fine-tuned'}"
-        if rainloop(["gate", model, "--dry-db", "40", "--dry", str(own_dry), "--out", str(gated)]):
+        if rainloop(["gate", model, "--dry-db", args.gate_db, "--dry", str(own_dry), "--out", str(gated)]):
             return 1
         results[f"{name}, gate on own dry"] = score(str(gated), held_out, dry)
     print(f"\n{'model':<40} {'input':>6} {'output':>7} {'gain':>6} {'SSIM':>6} {'dry':>6} {'gate':>5} {'open':>6}")
@@ -121,6 +122,7 @@ def main(argv=None) -> int:
               f"{r['dry_psnr']:>6.2f} {r['gate_mean']:>5.2f} {r['psnr_gate_open']:>6.2f}")
     if args.json:
         write_json(args.json, {"seed": SEED, "size": args.size, "frames": args.frames, "held_out": args.frames - split,
+                               "gate_db": args.gate_db,
                                "intensity": args.intensity, "scenes": args.scenes, "steps": args.steps, "train_args": extra,
                                "fine_tune_seconds": read_json(out / "g3.json", "derainer card")["train_seconds"], "results": results})
     return 0

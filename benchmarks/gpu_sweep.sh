@@ -35,8 +35,9 @@ S=${SCALE:-1}
 BUDGET=${BUDGET:-500}
 START=$(date +%s)
 mkdir -p "$RUNS"
+# --dry-stat mean: every recorded sweep set its gates (--dry-db 40) on the dry frames' mean.
 COMMON=(--preset edge --syn builtin --real builtin --val builtin --batch 8 --threads 1 --workers ${WORKERS:-2}
-        --ckpt-every 500 --val-every 500 --log-every 100)
+        --ckpt-every 500 --val-every 500 --log-every 100 --dry-stat mean)
 
 left() { echo $(( BUDGET - ($(date +%s) - START) )); }
 

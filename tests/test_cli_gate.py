@@ -23,20 +23,23 @@ def dry_footage(folder):
     return frames
 
 
-def test_gate_sets_the_bundle_for_dry_footage_and_never_stacks(tmp_path, capsys):
+@pytest.mark.parametrize("stat, summary", [("p5", lambda s: np.percentile(s, 5)), ("mean", np.mean)])
+def test_gate_sets_the_bundle_for_dry_footage_and_never_stacks(tmp_path, capsys, stat, summary):
     frames = dry_footage(tmp_path / "dry")
     first, second = tmp_path / "g1", tmp_path / "g2"
-    assert main(["gate", "default", "--dry-db", "45", "--dry", str(tmp_path / "dry"), "--out", str(first)]) == 0
+    args = ["--dry-db", "45", "--dry-stat", stat, "--dry", str(tmp_path / "dry")]
+    assert main(["gate", "default", *args, "--out", str(first)]) == 0
     out = capsys.readouterr().out
     assert "logit shift" in out and f"rainloop export {first}" in out
     net, card = load_derainer(first)
     record = card["gate_calibration"]
-    assert record["dry_db_target"] == 45.0 and "4 frames of" in record["frames"]
+    assert record["dry_db_target"] == 45.0 and record["statistic"] == stat and "4 frames of" in record["frames"]
     with torch.no_grad():  # the footage really passes at what the record says
-        real = sum(psnr(to_image(net(to_tensor([f]))[0]), f) for f in frames) / len(frames)
-    assert real == pytest.approx(record["dry_psnr_after"], abs=0.01) and real >= 45.0
+        scores = [psnr(to_image(net(to_tensor([f]))[0]), f) for f in frames]
+    assert summary(scores) == pytest.approx(record["dry_psnr_after"], abs=0.01) and summary(scores) >= 45.0
+    assert record["share_at_target"] == np.mean(np.array(scores) >= 45.0)
     # Setting the gate of the result again starts from the gate as trained, not from the new one.
-    assert main(["gate", str(first), "--dry-db", "45", "--dry", str(tmp_path / "dry"), "--out", str(second)]) == 0
+    assert main(["gate", str(first), *args, "--out", str(second)]) == 0
     assert load_derainer(second)[1]["gate_calibration"] == record
     a, b = load_file(str(first / "g3.safetensors")), load_file(str(second / "g3.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)

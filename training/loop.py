@@ -131,7 +131,7 @@ def _save(run_dir: Path, model: JRGR, val: dict, losses: dict, described: dict, 
     derainer = model.derainer()
     if dry is not None:  # --dry-db; runs.check_config allows it only for gated derainers
         derainer = copy.deepcopy(derainer)
-        meta["gate_calibration"] = calibrate(derainer, cfg["dry_db"], dry)
+        meta["gate_calibration"] = calibrate(derainer, cfg["dry_db"], dry, cfg["dry_stat"])
     save_derainer(derainer, cfg["g1"], run_dir / "g3.safetensors", meta)
 
 

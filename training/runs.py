@@ -13,6 +13,7 @@ from rainloop.atomic import write_json
 from rainloop.errors import RainloopError
 from rainloop.files import read_json
 from rainloop.training.derainer_io import read_card, resolve_weights
+from rainloop.training.gate_calibration import STATS
 from rainloop.training.networks import HEADS
 from rainloop.training.presets import get_preset
 
@@ -22,7 +23,7 @@ DEFAULT_STEPS = 2000
 # Overridable preset entries -> where they live in the config.
 LOSS_KEYS = {"lambda_sup": "supervised", "lambda_cyc": "cycle", "lambda_adv": "adversarial",
              "lambda_idt": "identity", "lambda_gate": "gate"}
-PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db")
+PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db", "dry_stat")
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
@@ -34,7 +35,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
 
     overrides: crop, batch, lr, lr_pretrain, gate and tone ("on"/"off"), lambda_sup, lambda_cyc,
     lambda_adv, lambda_idt, lambda_gate (None = keep the preset's value); dry_db (the exported
-    G3's gate is shifted until dry frames reach it, training.gate_calibration). `init` (a run folder or a
+    G3's gate is shifted until dry frames reach it by dry_stat, training.gate_calibration). `init` (a run folder or a
     derainer, see training.warm_start) starts from trained weights, in stage 2.
     """
     cfg = get_preset(preset)
@@ -56,6 +57,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
             cfg["crop"] = int(value)
         else:
             cfg[key] = value
+    cfg.setdefault("dry_stat", "p5")
     steps = DEFAULT_STEPS if steps is None else steps
     if init is not None:
         if pretrain_steps:
@@ -92,6 +94,8 @@ def init_net(source: str) -> dict:
 def check_config(cfg: dict) -> None:
     if cfg.get("dry_db") is not None and not cfg["g1"].get("gate"):
         raise RainloopError("--dry-db sets the rain gate's operating point; this derainer has no gate (--gate on)")
+    if cfg.get("dry_stat") not in STATS:
+        raise RainloopError(f"--dry-stat {cfg.get('dry_stat')!r}: choose one of {', '.join(STATS)}")
     if cfg["data"].get("dry") and cfg.get("dry_db") is None:
         raise RainloopError("--dry: dry footage is only read to set the gate; give --dry-db too")
     m = multiple_of(cfg)
@@ -118,6 +122,7 @@ def read_config(run_dir: str | Path) -> dict:
     cfg["data"].setdefault("real_mix", "rain")  # runs from before --real-mix were always raining
     cfg["data"].setdefault("syn_style", "streak")  # and those from before --syn-style saw plain streaks
     cfg["data"].setdefault("sky", 0.0)
+    cfg.setdefault("dry_stat", "mean")  # and --dry-db meant the mean of the dry frames
     return cfg
 
 

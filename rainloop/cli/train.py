@@ -12,12 +12,14 @@ gets config.json, losses.jsonl, tb/ (TensorBoard), checkpoints/ and
 g3.safetensors + g3.json (the derainer, ready for `rainloop export`).
 Ctrl-C finishes the step, saves and stops; --resume continues, also with a
 larger --steps. --init default fine-tunes the bundled model on your footage
-(stage 2 only; keep --lambda-idt on, and --dry-db 40 --dry DRY_FOOTAGE, so
+(stage 2 only; keep --lambda-idt on, and --dry-db 38 --dry DRY_FOOTAGE, so
 dry frames still pass through)."""
 
 
 def add_arguments(parser):
     import argparse
+
+    from rainloop.cli.gate import add_dry_stat
 
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -59,8 +61,9 @@ def add_arguments(parser):
                              "(default off; with --init, as the source has it)")
     parser.add_argument("--dry-db", type=float,
                         help="set the exported G3's rain gate to the most open point at which dry frames pass "
-                             "at this mean PSNR against themselves (e.g. 40; default: the gate as trained; "
-                             "`rainloop gate` sets it again later)")
+                             "at this PSNR against themselves (e.g. 38, see --dry-stat; default: the gate as "
+                             "trained; `rainloop gate` sets it again later)")
+    add_dry_stat(parser)
     parser.add_argument("--dry", help="with --dry-db: your camera's dry footage (folder of images, video, "
                                       "folder of videos; default: crops of the built-in training photos, half "
                                       "under a procedural sky, which fit only models trained with --sky)")
@@ -85,7 +88,7 @@ def add_arguments(parser):
     parser.add_argument("--print-model", action="store_true", help="print parameters and GFLOPs of the preset's nets")
 
 
-_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db",
+_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db", "dry_stat",
               "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
 _DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "sky", "dry")
 
