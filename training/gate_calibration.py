@@ -7,7 +7,7 @@ the rain it should remove. A robot that drives in and out of rain needs dry fram
 untouched, and as much rain removed as that allows. So after training the gate's logit is
 shifted, down or up, to the most open setting at which dry frames still reach `dry_db`
 PSNR against themselves: 95 in 100 of them (`p5`, the 5th percentile), or on average
-(`mean`, how runs before session 7 were set). A mean is the wrong promise for a robot:
+(`mean`, how runs were set before `--dry-stat` existed). A mean is the wrong promise for a robot:
 an untouched frame scores 100 dB, so a few such frames let many others fall far below.
 
 `rainloop train --dry-db` does this at every save; `rainloop gate` does it to a trained
@@ -19,8 +19,8 @@ photos stay out of it, so the quality benchmarks never score a setting tuned on 
 Without skies the training photos say little: a gate trained on them stays shut there
 (about 51 dB for a model trained without --sky) and opens on new sky-like scenes; with
 skies in training and in this set, the same shift gives about the same dry PSNR on the
-training and on the held-out photos (benchmarks/RESULTS.md). Mean PSNR over few crops
-swings by 1-2 dB with the draw, hence many.
+training and on the held-out photos (benchmarks/RESULTS.md). Either statistic over few
+crops swings by a few dB with the draw, hence many.
 
 The shift is found without re-running the network per candidate: one pass records each
 frame's logit and rain layer, and the output for any shift is x - sigmoid(logit - shift) * R.
@@ -44,6 +44,7 @@ STEP = 0.05          # logit units
 MOST = 8.0           # sigmoid(8) ~ 1 - 3e-4: beyond this either way the gate is open or shut for good
 # How the dry frames' PSNRs are summed up against --dry-db.
 STATS = {"p5": lambda scores: float(np.percentile(scores, 5)), "mean": lambda scores: float(np.mean(scores))}
+DEFAULT_STAT = "p5"
 
 
 def dry_crops(n: int = CROPS, size: tuple[int, int] = SIZE, seed: int = SEED, split: str = "train",
@@ -96,7 +97,7 @@ def shift_gate(net: EdgeUNet, shift: float) -> None:
 
 
 def calibrate(net: EdgeUNet, dry_db: float, dry: tuple[list[np.ndarray], str] | None = None,
-              stat: str = "p5") -> dict:
+              stat: str = DEFAULT_STAT) -> dict:
     """Shift `net`'s gate (in place) to the most open setting at which the dry frames (a
     dry_set) reach `dry_db` by `stat` (STATS); returns the record for the card (a negative
     shift opens)."""
@@ -129,7 +130,7 @@ def calibrate(net: EdgeUNet, dry_db: float, dry: tuple[list[np.ndarray], str] | 
                 np.array(after) >= dry_db)), 3), "frames": f"{described}, {w}x{h}"}
 
 
-def set_gate(source: str, out: str | Path, dry_db: float, dry: str | None = None, stat: str = "p5") -> dict:
+def set_gate(source: str, out: str | Path, dry_db: float, dry: str | None = None, stat: str = DEFAULT_STAT) -> dict:
     """`rainloop gate`: a trained derainer (run folder, .safetensors or `default`) with its gate
     set anew, written to out/g3.safetensors with its card; returns the card's record.
     The shift of an earlier setting is undone first, so settings never stack."""

@@ -13,7 +13,7 @@ from rainloop.atomic import write_json
 from rainloop.errors import RainloopError
 from rainloop.files import read_json
 from rainloop.training.derainer_io import read_card, resolve_weights
-from rainloop.training.gate_calibration import STATS
+from rainloop.training.gate_calibration import DEFAULT_STAT, STATS
 from rainloop.training.networks import HEADS
 from rainloop.training.presets import get_preset
 
@@ -57,7 +57,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
             cfg["crop"] = int(value)
         else:
             cfg[key] = value
-    cfg.setdefault("dry_stat", "p5")
+    cfg.setdefault("dry_stat", DEFAULT_STAT)
     steps = DEFAULT_STEPS if steps is None else steps
     if init is not None:
         if pretrain_steps:

@@ -18,14 +18,14 @@ def add_dry_stat(parser):
     """--dry-stat, shared with `rainloop train`."""
     parser.add_argument("--dry-stat", choices=["p5", "mean"],
                         help="which dry frames must reach --dry-db: p5, 95 in 100 of them (default), or mean, "
-                             "their average (how runs before p5 were set; untouched frames count 100 dB, so "
-                             "it lets some frames fall far below)")
+                             "their average (how runs were set before --dry-stat; untouched frames count "
+                             "100 dB, so it lets some frames fall far below)")
 
 
 def run(args):
-    from rainloop.training.gate_calibration import set_gate
+    from rainloop.training.gate_calibration import DEFAULT_STAT, set_gate
 
-    r = set_gate(args.model, args.out, args.dry_db, args.dry, args.dry_stat or "p5")
+    r = set_gate(args.model, args.out, args.dry_db, args.dry, args.dry_stat or DEFAULT_STAT)
     print(f"gate: logit shift {r['logit_shift']:+.2f} from the gate as trained (dry frames' {r['statistic']} "
           f"{r['dry_psnr_before']:.2f} -> {r['dry_psnr_after']:.2f} dB, {r['share_at_target']:.0%} of them at "
           f"{r['dry_db_target']:g} dB or better, on {r['frames']})")
