@@ -24,9 +24,13 @@
 #            physics pairs (--syn-style physics, the stand-in real domain's own renderer: how
 #            far this network gets with perfect labels). Session 7 ran these beside three runs
 #            with an option since removed (`--peaks`, at commit 0248dcb; see RESULTS.md)
+#   long (session 8): INIT (default: the bundled model) trained on with its own recipe at a new
+#            seed, and with a lower rate, a heavier gate term, a heavier identity term or batch 16;
+#            and T128 (default: runs/s7/pk/t128/g3.safetensors, the ceiling set's t128) the same
+#            way with the heavier gate term. Gates are set per frame (p5 at 38 dB) at every save
 #   resume: continue every unfinished run in RUNS_DIR (a second call on a still-warm machine)
 #
-#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|ceiling|resume]     BUDGET=seconds (default 500)
+#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|ceiling|long|resume]     BUDGET=seconds (default 500)
 #   SCALE=1000 BUDGET=300 bash benchmarks/gpu_sweep.sh /tmp/sweep fog   (a CPU smoke run: steps / SCALE)
 set -uo pipefail
 RUNS=${1:-runs/sweep}
@@ -86,6 +90,15 @@ elif [ "$SET" = scratch ]; then
 elif [ "$SET" = ceiling ]; then
   train t128 --crop 128 "${C[@]}" --sky 0.5 --dry-db 40 --tone on &
   train sup-phys --crop 128 --tone on --syn-style physics --steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0 &
+elif [ "$SET" = long ]; then
+  L=(--crop 128 --steps $((9000 / S)) --seed 2 --real-mix default --gate on --lambda-idt 20 --sky 0.5
+     --dry-db 38 --dry-stat p5)
+  train ft-long --init "${INIT:-default}" "${L[@]}" &
+  train ft-long-lr --init "${INIT:-default}" "${L[@]}" --lr 5e-5 &
+  train ft-long-gate --init "${INIT:-default}" "${L[@]}" --lambda-gate 4 &
+  train ft-long-idt --init "${INIT:-default}" "${L[@]}" --lambda-idt 40 &
+  train ft-long-b16 --init "${INIT:-default}" "${L[@]}" --batch 16 &
+  train t128-long --init "${T128:-runs/s7/pk/t128/g3.safetensors}" "${L[@]}" --lambda-gate 4 &
 elif [ "$SET" = resume ]; then
   unfinished=$(python3 - "$RUNS" <<'EOF'
 import json, sys
@@ -105,7 +118,7 @@ EOF
       echo "$(date +%T) $run: resumed, exit $rc ($(tail -n 2 "$run.log" | tr '\n' ' '))" ) &
   done
 else
-  echo "unknown set $SET (recipes, fog, sky, tone, scratch, ceiling or resume)"; exit 2
+  echo "unknown set $SET (recipes, fog, sky, tone, scratch, ceiling, long or resume)"; exit 2
 fi
 wait
 
