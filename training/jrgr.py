@@ -187,7 +187,6 @@ class JRGR:
         for group in itertools.chain(self.opt_g.param_groups, self.opt_d.param_groups):
             group["lr"] = lr
         nets = self.nets
-        set_requires_grad([nets.g3], step >= self.cfg["pretrain_steps"] + self.cfg["hold_g3"])
         set_requires_grad(nets.discriminators(), False)
         with self.precision.autocast():
             out = forward_loops(nets, batch["O_s"], batch["O_t"])

@@ -23,7 +23,7 @@ DEFAULT_STEPS = 2000
 # Overridable preset entries -> where they live in the config.
 LOSS_KEYS = {"lambda_sup": "supervised", "lambda_cyc": "cycle", "lambda_adv": "adversarial",
              "lambda_idt": "identity", "lambda_gate": "gate"}
-PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db", "dry_stat", "hold_g3")
+PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db", "dry_stat")
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
@@ -35,8 +35,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
 
     overrides: crop, batch, lr, lr_pretrain, gate and tone ("on"/"off"), lambda_sup, lambda_cyc,
     lambda_adv, lambda_idt, lambda_gate (None = keep the preset's value); dry_db (the exported
-    G3's gate is shifted until dry frames reach it by dry_stat, training.gate_calibration); hold_g3 (stage-2
-    steps with G3 fixed, training.jrgr). `init` (a run folder or a
+    G3's gate is shifted until dry frames reach it by dry_stat, training.gate_calibration). `init` (a run folder or a
     derainer, see training.warm_start) starts from trained weights, in stage 2.
     """
     cfg = get_preset(preset)
@@ -59,7 +58,6 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
         else:
             cfg[key] = value
     cfg.setdefault("dry_stat", DEFAULT_STAT)
-    cfg.setdefault("hold_g3", 0)
     steps = DEFAULT_STEPS if steps is None else steps
     if init is not None:
         if pretrain_steps:
@@ -108,8 +106,6 @@ def check_config(cfg: dict) -> None:
             raise RainloopError(f"--{key} must be at least 1")
     if cfg["pretrain_steps"] < 0:
         raise RainloopError("--pretrain-steps must be 0 or more")
-    if cfg["hold_g3"] < 0:
-        raise RainloopError("--hold-g3 must be 0 or more")
 
 
 def multiple_of(cfg: dict) -> int:
@@ -127,7 +123,6 @@ def read_config(run_dir: str | Path) -> dict:
     cfg["data"].setdefault("syn_style", "streak")  # and those from before --syn-style saw plain streaks
     cfg["data"].setdefault("sky", 0.0)
     cfg.setdefault("dry_stat", "mean")  # and --dry-db meant the mean of the dry frames
-    cfg.setdefault("hold_g3", 0)
     return cfg
 
 

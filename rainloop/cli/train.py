@@ -67,10 +67,6 @@ def add_arguments(parser):
     parser.add_argument("--dry", help="with --dry-db: your camera's dry footage (folder of images, video, "
                                       "folder of videos; default: crops of the built-in training photos, half "
                                       "under a procedural sky, which fit only models trained with --sky)")
-    parser.add_argument("--hold-g3", type=int, metavar="STEPS",
-                        help="keep the derainer fixed for the first STEPS stage-2 steps while the rain "
-                             "translators and critics learn; for --init, where they start untrained and would "
-                             "otherwise pull a good derainer off course (default 0)")
     parser.add_argument("--lr", type=float, help="stage-2 learning rate (default from the preset)")
     parser.add_argument("--lr-pretrain", type=float, help="stage-1 learning rate (default from the preset)")
     parser.add_argument("--lambda-sup", type=float, help="supervised MSE weight (paper 50)")
@@ -92,7 +88,7 @@ def add_arguments(parser):
     parser.add_argument("--print-model", action="store_true", help="print parameters and GFLOPs of the preset's nets")
 
 
-_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db", "dry_stat", "hold_g3",
+_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db", "dry_stat",
               "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
 _DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "sky", "dry")
 
