@@ -119,16 +119,19 @@ def _static_size(model: onnx.ModelProto) -> tuple[int, int] | None:
 
 def kept_float_nodes(model: onnx.ModelProto, keep_fp: str) -> list[str]:
     """With keep_fp="IO": the first and last weighted layers, which see the image itself
-    and write the output, stay float, and so does every layer fed by a whole-frame
-    average (the rain gate and the frame tone: per-frame decisions that decide what
-    dry frames look like, a few thousand MACs per frame). Found by the graph's
-    structure, not by node names, so a renamed module cannot slip into INT8. The
-    node list is topologically sorted; the per-frame heads may come anywhere in it."""
+    and write the output, stay float, and so does every quantizable node fed by a
+    whole-frame average: the rain gate, the frame tone and the Adds that apply the tone
+    to the output. These are per-frame decisions that decide what dry frames look like,
+    a few thousand MACs per frame, and ranges calibrated on one camera's scenes clip on
+    another's (quantizing the tone's Adds cost 0.4 dB on held-out photos; RESULTS.md).
+    Found by the graph's structure, not by node names, so a renamed module cannot slip
+    into INT8. The node list is topologically sorted; the heads may come anywhere in it."""
     weighted = [node.name for node in model.graph.node if node.op_type in WEIGHTED_OPS]
     if keep_fp == "none" or not weighted:
         return []
     pooled = _after_global_pool(model)
-    heads = [name for name in weighted if name in pooled]
+    heads = [node.name for node in model.graph.node
+             if node.name in pooled and node.op_type in WEIGHTED_OPS + QUANTIZED_OPS]
     body = [name for name in weighted if name not in pooled] or weighted
     return list(dict.fromkeys([body[0], body[-1], *heads]))
 

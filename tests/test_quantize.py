@@ -212,9 +212,21 @@ def test_validation_on_a_paired_folder(tiny, tmp_path, calib):
 def test_frame_tone_stays_float_and_the_tail_is_still_the_last_float_layer(tmp_path, calib):
     src = export_fp32(tmp_path, {**get_preset("tiny")["g1"], "tone": True})
     card = quantize(src, calib, n=2, size=SIZE, progress=False)
-    convs = [n for n in onnx.load(str(default_output(src))).graph.node if n.op_type == "Conv"]
+    fp32 = onnx.load(str(src))
+    model = onnx.load(str(default_output(src)))
+    producers = _producers(model)
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
     heads = [n for n in convs if "/gate/" in n.name or "/tone/" in n.name]
     body = [n for n in convs if n not in heads]
     assert len(heads) == 4 and "/tail/" in body[-1].name
+    # the Adds after the tail apply the tone's gain and offset to the output: float too
+    fp32_producers = _producers(fp32)
+    tone_adds = {n.name for n in fp32.graph.node if n.op_type == "Add"
+                 and {fp32_producers[x].op_type for x in n.input} & {"Mul", "Split"}}
+    applied = [n for n in model.graph.node if n.name in tone_adds]
+    assert len(applied) == 2
+    for node in heads + applied:
+        assert all(x not in producers or producers[x].op_type != "DequantizeLinear" for x in node.input)
     kept = card["quantization"]["kept_float"]["nodes"]
-    assert kept[:2] == [body[0].name, body[-1].name] and sorted(kept[2:]) == sorted(n.name for n in heads)
+    assert kept[:2] == [body[0].name, body[-1].name]
+    assert sorted(kept[2:]) == sorted(n.name for n in heads + applied)

@@ -17,7 +17,8 @@ def add_arguments(parser):
                        help="per-channel weight scales (default)")
     group.add_argument("--per-tensor", dest="per_channel", action="store_false", help="one scale per weight tensor")
     parser.add_argument("--keep-fp", choices=["IO", "none"], default="IO",
-                        help="IO: keep the first and last layers in float (default); none: quantize them too")
+                        help="IO: keep the first and last layers and the per-frame heads (rain gate, frame tone) "
+                             "in float (default); none: quantize them too")
     parser.add_argument("--val", default="builtin",
                         help="pairs to compare INT8 with FP32 on: a paired folder, or `builtin` (default)")
     parser.add_argument("--out", help="output .onnx (default: MODEL.int8.onnx beside the input)")
