@@ -33,3 +33,11 @@ def compare_on_pairs(models: dict, pairs: list[tuple[np.ndarray, np.ndarray]]) -
         for key, value in scores.items():
             sums[key] = sums.get(key, 0.0) + value
     return {key: round(total / len(pairs), 3) for key, total in sums.items()}
+
+
+def dry_worst(models: dict, images: list[np.ndarray]) -> dict:
+    """Worst PSNR of each model's output against its own input over rain-free BGR uint8 images:
+    how far a model moves a dry scene, which a mean over rainy pairs does not show."""
+    return {f"dry_worst_{name}": round(min(float_psnr(model(img[None])[0], img.astype(np.float32) / 255.0)
+                                           for img in images), 3)
+            for name, model in models.items()}

@@ -26,7 +26,7 @@ from rainloop.frames import resize_to
 from rainloop.export.card import card_path, read_card, write_card
 from rainloop.files import sha256_file
 from rainloop.export.ort_model import OrtDerainer
-from rainloop.export.quality import compare_on_pairs
+from rainloop.export.quality import compare_on_pairs, dry_worst
 from rainloop.export.samples import SEED, rainy_pairs
 
 # Conv carries the arithmetic; quantizing the Add/Resize inputs too lets TensorRT
@@ -69,10 +69,12 @@ def quantize(onnx_path: str | Path, calib: str | Path, out: str | Path | None = 
         with tqdm(total=len(frames), desc="calibrating", unit="frame", disable=not progress) as bar:
             _quantize_static(model, tmp, FrameReader(frames, fp32.feed, bar), method, per_channel, kept)
         qdq = check_qdq(onnx.load(str(tmp)))
-        scores = compare_on_pairs({"fp32": fp32, "int8": OrtDerainer(tmp)}, pairs)
+        models = {"fp32": fp32, "int8": OrtDerainer(tmp)}
+        # the clean side doubles as dry frames: INT8 must not move them more than FP32 does
+        scores = {**compare_on_pairs(models, pairs), **dry_worst(models, [clean for _, clean in pairs])}
     card = _int8_card(src, model, method, per_channel, keep_fp, kept, qdq,
                       {"source": str(calib), "frames": len(frames), "size": f"{size[0]}x{size[1]}"},
-                      {"set": val_desc, "pairs": len(pairs), **scores,
+                      {"set": val_desc, "pairs": len(pairs), "size": f"{size[0]}x{size[1]}", **scores,
                        "int8_loss_db": round(scores["psnr_fp32_vs_clean"] - scores["psnr_int8_vs_clean"], 3)})
     write_card(out, card)
     return card
@@ -228,7 +230,7 @@ def _int8_card(src: Path, model: onnx.ModelProto, method: str, per_channel: bool
         "quantized_op_types": list(QUANTIZED_OPS),
         "kept_float": {"policy": keep_fp, "nodes": kept,
                        "why": "first and last layers see the image and write the output; "
-                              "the rain gate decides pass-through and costs nothing"},
+                              "the rain gate and the frame tone are per-frame decisions and cost nothing"},
         "conv_transpose": "kept float (TensorRT and ONNX Runtime disagree on its per-channel axis)"
                           if has_deconv else "none in this network",
         "method": method,

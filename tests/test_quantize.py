@@ -14,7 +14,7 @@ from rainloop.files import sha256_file
 from rainloop.export.onnx_export import export_onnx
 from rainloop.export.ort_model import OrtDerainer
 from rainloop.export.quality import float_psnr
-from rainloop.export.quantize import default_output, kept_float_nodes, quantize
+from rainloop.export.quantize import default_output, kept_float_nodes, quantize, validation_pairs
 from rainloop.export.samples import rainy_pairs
 from rainloop.data import spread_frames
 from rainloop.images import write_image
@@ -135,6 +135,15 @@ def test_int8_close_to_fp32_on_real_images_any_size(tiny):
     assert check["int8_loss_db"] == pytest.approx(check["psnr_fp32_vs_clean"] - check["psnr_int8_vs_clean"], abs=2e-3)
 
 
+def test_card_reports_dry_frames_of_both_precisions(tiny):
+    src, out, card = tiny
+    check = card["quality"]["int8_vs_fp32"]
+    dry = [clean for _, clean in validation_pairs("builtin", SIZE)[0]]
+    for key, model in (("dry_worst_fp32", OrtDerainer(src)), ("dry_worst_int8", OrtDerainer(out))):
+        worst = min(float_psnr(model(img[None])[0], img / 255.0) for img in dry)
+        assert check[key] == pytest.approx(worst, abs=2e-3)
+
+
 def test_card(tiny, calib):
     src, out, card = tiny
     assert read_card(out) == card
@@ -206,6 +215,7 @@ def test_validation_on_a_paired_folder(tiny, tmp_path, calib):
     card = quantize(src, calib, out=tmp_path / "v.onnx", n=2, size=SIZE, val=val, progress=False)
     check = card["quality"]["int8_vs_fp32"]
     assert check["pairs"] == 3 and str(val) in check["set"] and "rainloop layout" in check["set"]
+    assert check["size"] == "96x64"  # 120x80 pairs scored as calibrated, at --size
     assert check["psnr_int8_vs_fp32"] > MIN_INT8_VS_FP32_DB
 
 

@@ -33,8 +33,10 @@ def run(args):
     q, v = card["quantization"], card["quality"]["int8_vs_fp32"]
     print(f"calibrated on {q['calibration']['frames']} frames at {q['calibration']['size']} ({q['method']}); "
           f"kept float: {', '.join(q['kept_float']['nodes']) or 'nothing'}")
-    print(f"on {v['pairs']} pairs of {v['set']}: FP32 {v['psnr_fp32_vs_clean']} dB, INT8 "
+    print(f"on {v['pairs']} pairs of {v['set']} at {v['size']}: FP32 {v['psnr_fp32_vs_clean']} dB, INT8 "
           f"{v['psnr_int8_vs_clean']} dB vs clean (INT8 loses {v['int8_loss_db']} dB); "
           f"INT8 vs FP32 {v['psnr_int8_vs_fp32']} dB")
+    print(f"the same photos without rain, output against input: worst FP32 {v['dry_worst_fp32']} dB, "
+          f"INT8 {v['dry_worst_int8']} dB")
     print(f"wrote {args.out or default_output(args.onnx)} and its card (sha256 {card['sha256'][:12]})")
     return 0
