@@ -315,10 +315,10 @@ def open_unpaired(path: str | os.PathLike, every: int = 1) -> ImageSet | VideoFr
     return VideoFolder(folder, videos, every)
 
 
-def spread_frames(source: str | os.PathLike, n: int, size: tuple[int, int], desc: str = "reading frames",
+def spread_frames(source: str | os.PathLike, n: int, size: tuple[int, int] | None, desc: str = "reading frames",
                   progress: bool = True) -> list[np.ndarray]:
-    """Up to n BGR uint8 frames of `size` (w, h) spread evenly over a folder of images, a video or a
-    folder of videos, so that they span the whole footage rather than its first seconds."""
+    """Up to n BGR uint8 frames of `size` (w, h; None: as they are) spread evenly over a folder of
+    images, a video or a folder of videos, so that they span the whole footage rather than its first seconds."""
     from tqdm import tqdm
 
     from rainloop.frames import resize_to
@@ -327,7 +327,7 @@ def spread_frames(source: str | os.PathLike, n: int, size: tuple[int, int], desc
         raise RainloopError(f"--n {n}: need at least one frame")
     source = Path(source)
     samples = _spread(open_unpaired(source), source, n)
-    return [resize_to(s.rainy, size) for s in tqdm(samples, total=n, desc=desc, unit="frame", leave=False,
+    return [s.rainy if size is None else resize_to(s.rainy, size) for s in tqdm(samples, total=n, desc=desc, unit="frame", leave=False,
                                                    disable=not progress)]
 
 

@@ -295,9 +295,11 @@ class PaddedDerainer(nn.Module):
 
     def forward(self, x):
         h, w = x.shape[-2], x.shape[-1]
-        m = self.multiple
-        ph = (m - h % m) % m
-        pw = (m - w % m) % m
-        y = F.pad(x, [0, pw, 0, ph], mode="replicate")
-        y = self.net(y)
+        y = self.net(pad_to_multiple(x, self.multiple))
         return y[..., :h, :w].clamp(0, 1)
+
+
+def pad_to_multiple(x: torch.Tensor, m: int) -> torch.Tensor:
+    """Replicate-pad the bottom and right of NCHW `x` up to multiples of m."""
+    h, w = x.shape[-2], x.shape[-1]
+    return F.pad(x, [0, (m - w % m) % m, 0, (m - h % m) % m], mode="replicate")

@@ -15,6 +15,7 @@ from rainloop.files import read_json
 from rainloop.training.derainer_io import read_card, resolve_weights
 from rainloop.training.gate_calibration import DEFAULT_STAT, STATS
 from rainloop.training.networks import HEADS
+from rainloop.sizes import parse_sizes
 from rainloop.training.presets import get_preset
 
 FORMAT = "rainloop-run/1"
@@ -28,7 +29,7 @@ PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db", "d
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
                 rain_mix: str = "default", syn_style: str = "streak", real_mix: str = "default", every: int = 1,
-                sky: float = 0.0, dry: str | None = None,
+                sky: float = 0.0, dry: str | None = None, dry_sizes: str | None = None,
                 steps: int | None = None, pretrain_steps: int | None = None, seed: int = 0,
                 init: str | None = None, **overrides) -> dict:
     """The preset dict with overrides applied, plus the data and the schedule.
@@ -69,7 +70,8 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
     cfg.update(format=FORMAT, steps=int(steps),
                pretrain_steps=int(steps // 2 if pretrain_steps is None else pretrain_steps), seed=int(seed),
                data={"syn": syn, "real": real, "val": val, "rain_mix": rain_mix, "syn_style": syn_style,
-                     "real_mix": real_mix, "every": int(every), "sky": float(sky), "dry": dry})
+                     "real_mix": real_mix, "every": int(every), "sky": float(sky), "dry": dry,
+                     "dry_sizes": dry_sizes})
     check_config(cfg)
     return cfg
 
@@ -96,8 +98,11 @@ def check_config(cfg: dict) -> None:
         raise RainloopError("--dry-db sets the rain gate's operating point; this derainer has no gate (--gate on)")
     if cfg.get("dry_stat") not in STATS:
         raise RainloopError(f"--dry-stat {cfg.get('dry_stat')!r}: choose one of {', '.join(STATS)}")
-    if cfg["data"].get("dry") and cfg.get("dry_db") is None:
-        raise RainloopError("--dry: dry footage is only read to set the gate; give --dry-db too")
+    for flag in ("dry", "dry_sizes"):
+        if cfg["data"].get(flag) and cfg.get("dry_db") is None:
+            raise RainloopError(f"--{flag.replace('_', '-')}: dry frames are only read to set the gate; give --dry-db too")
+    if cfg["data"].get("dry_sizes"):
+        parse_sizes(cfg["data"]["dry_sizes"])
     m = multiple_of(cfg)
     if cfg["crop"] < m or cfg["crop"] % m:
         raise RainloopError(f"--crop {cfg['crop']}: the {cfg['preset']} derainer needs a multiple of {m}")
@@ -123,6 +128,7 @@ def read_config(run_dir: str | Path) -> dict:
     cfg["data"].setdefault("syn_style", "streak")  # and those from before --syn-style saw plain streaks
     cfg["data"].setdefault("sky", 0.0)
     cfg.setdefault("dry_stat", "mean")  # and --dry-db meant the mean of the dry frames
+    cfg["data"].setdefault("dry_sizes", "320x240")  # judged at 320x240, footage and built-in crops alike
     return cfg
 
 

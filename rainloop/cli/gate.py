@@ -8,24 +8,27 @@ def add_arguments(parser):
     parser.add_argument("model", help="run folder, g3.safetensors, or `default` (the bundled model)")
     parser.add_argument("--dry-db", type=float, required=True,
                         help="PSNR of dry frames against themselves to reach (e.g. 38), see --dry-stat")
-    add_dry_stat(parser)
+    add_dry_options(parser)
     parser.add_argument("--dry", help="your camera's dry footage: folder of images, video, folder of videos "
                                       "(default: crops of the built-in training photos, half under a sky)")
     parser.add_argument("--out", required=True, help="folder for the new g3.safetensors and its card")
 
 
-def add_dry_stat(parser):
-    """--dry-stat, shared with `rainloop train`."""
+def add_dry_options(parser):
+    """--dry-stat and --dry-sizes, shared with `rainloop train`."""
     parser.add_argument("--dry-stat", choices=["p5", "mean"],
                         help="which dry frames must reach --dry-db: p5, 95 in 100 of them (default), or mean, "
                              "their average (how runs were set before --dry-stat; untouched frames count "
                              "100 dB, so it lets some frames fall far below)")
+    parser.add_argument("--dry-sizes", metavar="WxH,...",
+                        help="the sizes your model runs at: dry frames must pass at each (default: --dry "
+                             "footage at its own size, built-in crops at 320x240)")
 
 
 def run(args):
     from rainloop.training.gate_calibration import DEFAULT_STAT, set_gate
 
-    r = set_gate(args.model, args.out, args.dry_db, args.dry, args.dry_stat or DEFAULT_STAT)
+    r = set_gate(args.model, args.out, args.dry_db, args.dry, args.dry_stat or DEFAULT_STAT, args.dry_sizes)
     print(f"gate: logit shift {r['logit_shift']:+.2f} from the gate as trained (dry frames' {r['statistic']} "
           f"{r['dry_psnr_before']:.2f} -> {r['dry_psnr_after']:.2f} dB, {r['share_at_target']:.0%} of them at "
           f"{r['dry_db_target']:g} dB or better, on {r['frames']})")

@@ -19,7 +19,7 @@ dry frames still pass through)."""
 def add_arguments(parser):
     import argparse
 
-    from rainloop.cli.gate import add_dry_stat
+    from rainloop.cli.gate import add_dry_options
 
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -63,7 +63,7 @@ def add_arguments(parser):
                         help="set the exported G3's rain gate to the most open point at which dry frames pass "
                              "at this PSNR against themselves (e.g. 38, see --dry-stat; default: the gate as "
                              "trained; `rainloop gate` sets it again later)")
-    add_dry_stat(parser)
+    add_dry_options(parser)
     parser.add_argument("--dry", help="with --dry-db: your camera's dry footage (folder of images, video, "
                                       "folder of videos; default: crops of the built-in training photos, half "
                                       "under a procedural sky, which fit only models trained with --sky)")
@@ -90,7 +90,7 @@ def add_arguments(parser):
 
 _OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db", "dry_stat",
               "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
-_DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "sky", "dry")
+_DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "sky", "dry", "dry_sizes")
 
 
 def run(args):
