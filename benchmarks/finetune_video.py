@@ -82,6 +82,8 @@ def main(argv=None) -> int:
     p.add_argument("--scenes", type=int, default=1, help="footage of this many scenes: the scored one, then others")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--gate-db", default="38", help="`rainloop gate --dry-db` on the camera's own dry scenes")
+    p.add_argument("--dry-sizes", help="`rainloop gate --dry-sizes` (default: the footage's own size; "
+                                       "320x240 as rows before session 9 were)")
     p.add_argument("--json", help="write the results here")
     p.add_argument("train_args", nargs=argparse.REMAINDER, help="after --: more `rainloop train` options")
     args = p.parse_args(argv)
@@ -113,7 +115,8 @@ def main(argv=None) -> int:
     # The other way to fit a camera: set the gate on its own dry scenes (`rainloop gate`), with or without training.
     for name, model in (("default", "default"), (f"fine-tuned ({args.steps} steps)", str(out))):
         gated = out.parent / f"{out.name}-gate-{'default' if model == 'default' else 'fine-tuned'}"
-        if rainloop(["gate", model, "--dry-db", args.gate_db, "--dry", str(own_dry), "--out", str(gated)]):
+        sizes = ["--dry-sizes", args.dry_sizes] if args.dry_sizes else []
+        if rainloop(["gate", model, "--dry-db", args.gate_db, "--dry", str(own_dry), *sizes, "--out", str(gated)]):
             return 1
         results[f"{name}, gate on own dry"] = score(str(gated), held_out, dry)
     print(f"\n{'model':<40} {'input':>6} {'output':>7} {'gain':>6} {'SSIM':>6} {'dry':>6} {'gate':>5} {'open':>6}")
