@@ -71,7 +71,7 @@ def test_gate_errors_are_one_line(tmp_path, capsys):
         ([str(ungated), "--dry-db", "40", "--out", str(tmp_path / "o")], "no rain gate"),
         (["default", "--dry-db", "40", "--dry", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")], "nowhere"),
         ([str(tmp_path / "missing"), "--dry-db", "40", "--out", str(tmp_path / "o")], "missing"),
-        (["default", "--dry-db", "40", "--dry-sizes", "640by360", "--out", str(tmp_path / "o")], "640by360"),
+        (["default", "--dry-db", "40", "--dry-sizes", "640by360", "--out", str(tmp_path / "o")], "--dry-sizes: size '640by360'"),
     ]:
         assert main(["gate", *argv]) == 2
         err = capsys.readouterr().err.strip()

@@ -64,13 +64,21 @@ def dry_crops(n: int = CROPS, sizes=SIZES, seed: int = SEED, split: str = "train
     return [maybe_sky(c, rng, sky) for c in crops]
 
 
+def parse_dry_sizes(text: str) -> list[tuple[int, int]]:
+    """--dry-sizes "640x360,1280x720" -> [(640, 360), (1280, 720)]; RainloopError naming the flag."""
+    from rainloop.sizes import parse_sizes
+
+    try:
+        return parse_sizes(text)
+    except RainloopError as exc:
+        raise RainloopError(f"--dry-sizes: {exc}") from None
+
+
 def dry_set(path: str | None = None, sizes: str | None = None) -> tuple[list[np.ndarray], str]:
     """The frames to calibrate on, and how the card describes them: a camera's own dry
     footage (folder of images, video, folder of videos) at its own size, or the built-in
     `dry_crops`; `sizes` ("640x360,1280x720") sets the sizes of either."""
-    from rainloop.sizes import parse_sizes
-
-    wanted = parse_sizes(sizes) if sizes else None
+    wanted = parse_dry_sizes(sizes) if sizes else None
     listed = [f"{w}x{h}" for w, h in wanted or SIZES]
     named = f"at {listed[0]}" if len(listed) == 1 else f"at each of {', '.join(listed)}"
     if path is None:

@@ -13,9 +13,8 @@ from rainloop.atomic import write_json
 from rainloop.errors import RainloopError
 from rainloop.files import read_json
 from rainloop.training.derainer_io import read_card, resolve_weights
-from rainloop.training.gate_calibration import DEFAULT_STAT, STATS
+from rainloop.training.gate_calibration import DEFAULT_STAT, STATS, parse_dry_sizes
 from rainloop.training.networks import HEADS
-from rainloop.sizes import parse_sizes
 from rainloop.training.presets import get_preset
 
 FORMAT = "rainloop-run/1"
@@ -102,7 +101,7 @@ def check_config(cfg: dict) -> None:
         if cfg["data"].get(flag) and cfg.get("dry_db") is None:
             raise RainloopError(f"--{flag.replace('_', '-')}: dry frames are only read to set the gate; give --dry-db too")
     if cfg["data"].get("dry_sizes"):
-        parse_sizes(cfg["data"]["dry_sizes"])
+        parse_dry_sizes(cfg["data"]["dry_sizes"])
     m = multiple_of(cfg)
     if cfg["crop"] < m or cfg["crop"] % m:
         raise RainloopError(f"--crop {cfg['crop']}: the {cfg['preset']} derainer needs a multiple of {m}")
