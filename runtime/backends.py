@@ -233,14 +233,24 @@ def as_bgr(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
+def remove_scaled(frame: np.ndarray, small: np.ndarray, derained: np.ndarray) -> np.ndarray:
+    """`frame` minus what the model removed from `small` (its resized copy), resized to the frame.
+
+    Resizing the derained output back instead would replace the frame with a blurred copy of
+    itself: at half size, every dry frame falls below 38 dB (benchmarks/RESULTS.md)."""
+    removed = cv2.subtract(small, derained, dtype=cv2.CV_16S)  # signed: a model may also brighten
+    return cv2.subtract(frame, resize_to(removed, (frame.shape[1], frame.shape[0])), dtype=cv2.CV_8U)
+
+
 class Derainer:
     """Derain BGR uint8 frames with any rainloop model.
 
         d = Derainer("model.onnx")        # or "default", "model.fp16.engine", "runs/x/"
         clean = d(frame)                  # same size, BGR uint8
 
-    size=(w, h): infer at that size and resize the result back (fixed-shape
-    engines, speed). precision: pick the model.<precision>.onnx/.engine
+    size=(w, h): infer at that size (fixed-shape engines, speed) and take what
+    the model removed there, scaled to the frame, off the frame itself: the
+    frame keeps its own detail, and a dry frame comes back as it went in. precision: pick the model.<precision>.onnx/.engine
     sibling and insist on it. providers: ONNX Runtime providers, e.g. "cuda,cpu".
     """
 
@@ -270,7 +280,7 @@ class Derainer:
             outputs = list(self._infer(np.stack(inputs) if len(inputs) > 1 else inputs[0][None]))
         else:
             outputs = [self._infer(f[None])[0] for f in inputs]
-        return [resize_to(out, (f.shape[1], f.shape[0])) for out, f in zip(outputs, frames)]
+        return [out if inp is f else remove_scaled(f, inp, out) for f, inp, out in zip(frames, inputs, outputs)]
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         y = self._backend.run(to_model(batch, self.io, self._backend.dtype))

@@ -46,16 +46,34 @@ def test_batch_matches_single_frames_and_mixed_sizes(toy_onnx, io):
     assert d.derain_batch([]) == []
 
 
-def test_size_infers_at_that_size_and_resizes_back(toy_onnx):
+def test_size_infers_at_that_size_and_takes_what_it_removed_off_the_frame(toy_onnx):
     toy = toy_onnx()
     frame = _frame(np.random.default_rng(2), 64, 48)
     d = Derainer(toy.path, size=(32, 24))
     out = d(frame)
     assert out.shape == frame.shape
     small = cv2.resize(frame, (32, 24), interpolation=cv2.INTER_AREA)
-    expected = cv2.resize(toy.expected(small), (64, 48), interpolation=cv2.INTER_LINEAR)
-    assert _close(out, expected, tol=2)
+    removed = small.astype(np.float32) - toy.expected(small)
+    up = cv2.resize(removed, (64, 48), interpolation=cv2.INTER_LINEAR)
+    assert _close(out, np.clip(np.rint(frame - up), 0, 255).astype(np.uint8), tol=1)
+    # The frame's own detail survives: resizing the output back would have blurred it.
+    blurred = cv2.resize(toy.expected(small), (64, 48), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(out.astype(int) - toy.expected(frame)).mean() < np.abs(blurred.astype(int) - toy.expected(frame)).mean()
     assert resize_to(frame, (64, 48)) is frame
+
+
+def test_a_model_that_changes_nothing_hands_frames_back_at_any_size(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["rainy"], ["derained"])], "identity",
+                              [helper.make_tensor_value_info("rainy", TensorProto.FLOAT, [None, 3, None, None])],
+                              [helper.make_tensor_value_info("derained", TensorProto.FLOAT, [None, 3, None, None])])
+    path = tmp_path / "identity.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    frame = _frame(np.random.default_rng(4), 64, 48)
+    for size in [(32, 24), (100, 70)]:
+        assert np.array_equal(Derainer(path, size=size)(frame), frame)
 
 
 def test_gray_and_bgra_frames_are_accepted(toy_onnx):

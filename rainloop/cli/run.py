@@ -19,7 +19,8 @@ def add_arguments(parser):
                         help=".onnx, .engine, run folder/.safetensors (needs torch) or default (bundled)")
     parser.add_argument("--source", required=True, metavar="URI", help="where frames come from (see below)")
     parser.add_argument("--sink", metavar="URI", help="where derained frames go (default display://0, none if --headless)")
-    parser.add_argument("--size", metavar="WxH", help="infer at this size and resize back (fixed-shape engines, speed)")
+    parser.add_argument("--size", metavar="WxH", help="infer at this size (fixed-shape engines, speed); the rain removed "
+                                                          "there is scaled up and taken off the full frame")
     parser.add_argument("--side-by-side", action="store_true", help="output rainy | derained side by side")
     parser.add_argument("--headless", action="store_true", help="never open a window")
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
