@@ -93,6 +93,7 @@ class OnnxBackend:
         if kind != "derainer":
             raise RainloopError(f"{path}: a rainloop {kind} model, not a derainer")
         self._input, self.dtype, self.io = self._check_io(path)
+        self.static_size = self._static_size()
         self._output = self.session.get_outputs()[0].name
         self.precision = _graph_precision(path)
         used = self.session.get_providers()[0]
@@ -109,6 +110,12 @@ class OnnxBackend:
         if isinstance(channels, int) and channels != 3:
             raise RainloopError(f"{path}: not a derainer ONNX (expected {expected}, got shape {inputs[0].shape})")
         return inputs[0].name, dtype, io
+
+    def _static_size(self) -> tuple[int, int] | None:
+        """(w, h) of a graph exported with --static (batch 1, one frame size), else None."""
+        shape = self.session.get_inputs()[0].shape
+        h, w = shape[1:3] if self.io == "uint8" else shape[2:4]
+        return (w, h) if isinstance(w, int) and isinstance(h, int) else None
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run([self._output], {self._input: batch})[0]
@@ -135,6 +142,7 @@ def _engine_precision(path: Path) -> str:
 
 class TensorRTBackend:
     name = "tensorrt"
+    static_size = None  # the runner refuses frames outside the engine's profile itself
 
     def __init__(self, path: Path):
         from rainloop.engines import available
@@ -161,6 +169,7 @@ class TorchBackend:
     io = "float"
     dtype = np.dtype(np.float32)
     precision = "fp32"
+    static_size = None
 
     def __init__(self, path: Path):
         if importlib.util.find_spec("torch") is None:
@@ -250,7 +259,8 @@ class Derainer:
 
     size=(w, h): infer at that size (fixed-shape engines, speed) and take what
     the model removed there, scaled to the frame, off the frame itself: the
-    frame keeps its own detail, and a dry frame comes back as it went in. precision: pick the model.<precision>.onnx/.engine
+    frame keeps its own detail, and a dry frame comes back as it went in. An
+    ONNX exported with --static infers at its own size unless told otherwise. precision: pick the model.<precision>.onnx/.engine
     sibling and insist on it. providers: ONNX Runtime providers, e.g. "cuda,cpu".
     """
 
@@ -263,7 +273,7 @@ class Derainer:
         self.backend = self._backend.name
         self.precision = self._backend.precision
         self.io = self._backend.io
-        self.size = tuple(size) if size else None
+        self.size = tuple(size) if size else self._backend.static_size
         if precision is not None and self.precision != precision:
             self.close()
             raise RainloopError(f"{self.model_path}: is a {self.precision} model, not {precision} "
@@ -276,7 +286,7 @@ class Derainer:
         """Derain several frames; same-shaped inputs go through the model as one batch."""
         frames = [as_bgr(f) for f in frames]
         inputs = [resize_to(f, self.size) if self.size else f for f in frames]
-        if len({f.shape for f in inputs}) == 1:
+        if len({f.shape for f in inputs}) == 1 and not self._backend.static_size:  # static graphs take one frame
             outputs = list(self._infer(np.stack(inputs) if len(inputs) > 1 else inputs[0][None]))
         else:
             outputs = [self._infer(f[None])[0] for f in inputs]
