@@ -273,7 +273,12 @@ class Derainer:
         self.backend = self._backend.name
         self.precision = self._backend.precision
         self.io = self._backend.io
-        self.size = tuple(size) if size else self._backend.static_size
+        static = self._backend.static_size
+        self.size = tuple(size) if size else static
+        if static and self.size != static:
+            self.close()
+            raise RainloopError(f"{self.model_path}: a static {static[0]}x{static[1]} graph cannot infer at "
+                                f"{self.size[0]}x{self.size[1]}; leave --size out or export it again")
         if precision is not None and self.precision != precision:
             self.close()
             raise RainloopError(f"{self.model_path}: is a {self.precision} model, not {precision} "
