@@ -273,7 +273,7 @@ class Derainer:
         self.backend = self._backend.name
         self.precision = self._backend.precision
         self.io = self._backend.io
-        static = self._backend.static_size
+        self.static_size = static = self._backend.static_size
         self.size = tuple(size) if size else static
         if static and self.size != static:
             self.close()

@@ -15,6 +15,7 @@ import numpy as np
 
 from rainloop import __version__, models
 from rainloop.atomic import write_json
+from rainloop.errors import RainloopError
 from rainloop.video import write_video
 from rainloop.runtime.backends import Derainer, resolve_providers
 from rainloop.runtime.pipeline import Pipeline
@@ -89,6 +90,10 @@ def bench(model_paths: Sequence[str | Path], sizes: Sequence[tuple[int, int]], *
             for variant in backend_variants(model, providers):
                 with Derainer(model, providers=variant) as derainer:
                     for size in sizes:
+                        static = derainer.static_size
+                        if static and tuple(size) != static:
+                            raise RainloopError(f"{derainer.model_path}: a static {static[0]}x{static[1]} graph; "
+                                                f"bench it at --sizes {static[0]}x{static[1]}")
                         derainer.size = tuple(size)
                         row = {"model": _model_name(derainer.model_path), "backend": derainer.backend,
                                "precision": derainer.precision, "size": f"{size[0]}x{size[1]}",

@@ -98,6 +98,20 @@ def toy_onnx(tmp_path):
     return make
 
 
+@pytest.fixture
+def identity_onnx(tmp_path):
+    """identity_onnx(shape=[N, 3, H, W] with None for dynamic dims) -> path of a derainer that changes nothing."""
+
+    def make(shape) -> Path:
+        io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in ("rainy", "derained")]
+        graph = helper.make_graph([helper.make_node("Identity", ["rainy"], ["derained"])], "identity", [io[0]], [io[1]])
+        path = tmp_path / f"identity_{'x'.join(str(d) for d in shape)}.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=_OPSET, ir_version=8), str(path))
+        return path
+
+    return make
+
+
 # --------------------------------------------------------------------------
 # Frames that carry their own index, for order and drop checks through codecs
 # --------------------------------------------------------------------------

@@ -75,3 +75,12 @@ def test_cli_bad_input_exits_2(toy_onnx, capsys, args, named):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and named in err
+
+
+def test_a_static_graph_is_benched_at_its_own_size_only(identity_onnx, capsys):
+    static = str(identity_onnx([1, 3, 24, 32]))
+    assert main(["bench", "--model", static, "--sizes", "32x24", "--no-pipeline", "--iters", "2", "--warmup", "1"]) == 0
+    assert "32x24" in capsys.readouterr().out
+    assert main(["bench", "--model", static, "--sizes", "64x48", "--no-pipeline", "--iters", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bench it at --sizes 32x24" in err

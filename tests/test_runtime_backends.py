@@ -62,32 +62,22 @@ def test_size_infers_at_that_size_and_takes_what_it_removed_off_the_frame(toy_on
     assert resize_to(frame, (64, 48)) is frame
 
 
-def _identity_onnx(path, shape):
-    import onnx
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph([helper.make_node("Identity", ["rainy"], ["derained"])], "identity",
-                              [helper.make_tensor_value_info("rainy", TensorProto.FLOAT, shape)],
-                              [helper.make_tensor_value_info("derained", TensorProto.FLOAT, shape)])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
-    return path
-
-
-def test_a_model_that_changes_nothing_hands_frames_back_at_any_size(tmp_path):
-    path = _identity_onnx(tmp_path / "identity.onnx", [None, 3, None, None])
+def test_a_model_that_changes_nothing_hands_frames_back_at_any_size(identity_onnx):
+    path = identity_onnx([None, 3, None, None])
     frame = _frame(np.random.default_rng(4), 64, 48)
     for size in [(32, 24), (100, 70)]:
         assert np.array_equal(Derainer(path, size=size)(frame), frame)
 
 
-def test_a_static_graph_infers_at_its_own_size_one_frame_at_a_time(tmp_path):
-    d = Derainer(_identity_onnx(tmp_path / "static.onnx", [1, 3, 24, 32]))
+def test_a_static_graph_infers_at_its_own_size_one_frame_at_a_time(identity_onnx):
+    static = identity_onnx([1, 3, 24, 32])
+    d = Derainer(static)
     assert d.size == (32, 24)
     rng = np.random.default_rng(5)
     frames = [_frame(rng, 64, 48) for _ in range(2)]
     assert all(np.array_equal(out, f) for out, f in zip(d.derain_batch(frames), frames))
     with pytest.raises(RainloopError, match="static 32x24 graph cannot infer at 16x12"):
-        Derainer(tmp_path / "static.onnx", size=(16, 12))
+        Derainer(static, size=(16, 12))
 
 
 def test_gray_and_bgra_frames_are_accepted(toy_onnx):
