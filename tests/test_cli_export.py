@@ -72,10 +72,17 @@ def _text_file(folder):
     return folder / "notes.txt"
 
 
+def _onnx_card(folder):
+    (folder / "model.onnx").write_bytes(b"")
+    (folder / "model.json").write_text("{}")
+    return folder / "model.json"
+
+
 @pytest.mark.parametrize("make_bad, expected", [
     (_text_file, "expected a run folder"),
     (lambda folder: folder, "no such derainer weights"),  # a folder without g3.safetensors
     (lambda folder: folder / "missing", "no such"),
+    (_onnx_card, "a model card; pass the model it describes"),
 ])
 def test_export_rejects_wrong_checkpoints(tmp_path, capsys, make_bad, expected):
     bad = make_bad(tmp_path)

@@ -40,7 +40,10 @@ def resolve_weights(path: str | Path) -> Path:
     if path.is_dir():
         path = path / "g3.safetensors"
     elif path.suffix == ".json":
-        path = path.with_suffix(".safetensors")
+        card, path = path, path.with_suffix(".safetensors")
+        described = [p for p in (card.with_suffix(".onnx"), card.with_suffix(".engine")) if p.exists()]
+        if described and not path.exists():
+            raise RainloopError(f"{card}: a model card; pass the model it describes, {described[0]}")
     if path.suffix != ".safetensors":
         raise RainloopError(f"{path}: expected a run folder, a .safetensors derainer or its .json card")
     if not path.exists():
