@@ -27,9 +27,8 @@ def main(argv=None) -> int:
     p.add_argument("--model", action="append", required=True, help="repeatable: a run folder or a .safetensors derainer")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
-    size = [(320, 240)]  # as measured, before the built-in set had more sizes
-    sets = {"train+sky": g.dry_set(sizes="320x240"), "train": (g.dry_crops(sizes=size, sky=0), "train"),
-            "held-out": (g.dry_crops(sizes=size, split="test", sky=0), "test")}
+    sets = {"train+sky": g.dry_set(), "train": (g.dry_crops(sky=0), "train"),
+            "held-out": (g.dry_crops(split="test", sky=0), "test")}
     results = {}
     print(f"{'model':<36} {'dry set':<10} {'as trained':>10} {'shift':>6}")
     for model in args.model:

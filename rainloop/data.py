@@ -327,8 +327,8 @@ def spread_frames(source: str | os.PathLike, n: int, size: tuple[int, int] | Non
         raise RainloopError(f"--n {n}: need at least one frame")
     source = Path(source)
     samples = _spread(open_unpaired(source), source, n)
-    return [s.rainy if size is None else resize_to(s.rainy, size) for s in tqdm(samples, total=n, desc=desc, unit="frame", leave=False,
-                                                   disable=not progress)]
+    samples = tqdm(samples, total=n, desc=desc, unit="frame", leave=False, disable=not progress)
+    return [s.rainy if size is None else resize_to(s.rainy, size) for s in samples]
 
 
 def dry_pairs(source: str | os.PathLike, n: int) -> list[Sample]:

@@ -260,8 +260,9 @@ class Derainer:
     size=(w, h): infer at that size (fixed-shape engines, speed) and take what
     the model removed there, scaled to the frame, off the frame itself: the
     frame keeps its own detail, and a dry frame comes back as it went in. An
-    ONNX exported with --static infers at its own size unless told otherwise. precision: pick the model.<precision>.onnx/.engine
-    sibling and insist on it. providers: ONNX Runtime providers, e.g. "cuda,cpu".
+    ONNX exported with --static infers at its own size. precision: pick the
+    model.<precision>.onnx/.engine sibling and insist on it. providers: ONNX
+    Runtime providers, e.g. "cuda,cpu".
     """
 
     def __init__(self, model: str | os.PathLike = "default", size: tuple[int, int] | None = None,

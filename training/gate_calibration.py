@@ -135,8 +135,8 @@ def shift_gate(net: EdgeUNet, shift: float) -> None:
 def calibrate(net: EdgeUNet, dry_db: float, dry: tuple[list[np.ndarray], str] | None = None,
               stat: str = DEFAULT_STAT) -> dict:
     """Shift `net`'s gate (in place) to the most open setting at which the dry frames (a
-    dry_set) reach `dry_db` by `stat` (STATS); returns the record for the card (a negative
-    shift opens)."""
+    dry_set) of every size reach `dry_db` by `stat` (STATS); returns the record for the card
+    (a negative shift opens)."""
     if net.gate is None:
         raise ValueError("only a gated derainer has an operating point to set")
     images, described = dry or dry_set()

@@ -62,7 +62,8 @@ def train(run_dir: str | Path, opts: Options = Options(), until: int | None = No
     syn = open_synthetic(data["syn"], cfg["load"], data["rain_mix"], data["syn_style"], data["sky"])
     real = open_real(data["real"], cfg["load"], data["every"], data["real_mix"], data["sky"])
     val_pairs = open_val(data["val"])
-    dry = dry_set(data.get("dry"), data.get("dry_sizes")) if cfg.get("dry_db") else None  # read once, before the run folder exists
+    # read once, before the run folder exists
+    dry = dry_set(data.get("dry"), data.get("dry_sizes")) if cfg.get("dry_db") else None
     model = JRGR(cfg, opts.device, opts.amp)
     val: dict = {}
     ckpt = None if new is not None else load_latest(run_dir / "checkpoints")
