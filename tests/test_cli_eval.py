@@ -84,6 +84,24 @@ def test_with_an_onnx_model(rainy_set, tmp_path, capsys):
     assert report["gain_db"] != 0
 
 
+def test_size_scores_the_model_as_run_at_that_size(rainy_set, tmp_path, capsys):
+    from rainloop.runtime import Derainer
+
+    _derainer_class()
+    _scale_model(tmp_path / "dim.onnx", 0.8)
+    code, _ = _eval(capsys, "--data", rainy_set, "--model", tmp_path / "dim.onnx", "--size", "32x24",
+                    "--json", tmp_path / "s.json")
+    assert code == 0
+    report = json.loads((tmp_path / "s.json").read_text())
+    at_size = Derainer(tmp_path / "dim.onnx", size=(32, 24))
+    sample = open_pairs(rainy_set)[0]
+    assert report["per_image"][0]["psnr"] == pytest.approx(metrics.psnr(at_size(sample.rainy), sample.clean))
+    full = np.clip(sample.rainy * 0.8 + 0.5, 0, 255).astype(np.uint8)  # the model at the pairs' own size
+    assert report["per_image"][0]["psnr"] != pytest.approx(metrics.psnr(full, sample.clean), abs=1e-3)
+    code, io = _eval(capsys, "--data", rainy_set, "--size", "32x24")
+    assert code == 2 and "give --model" in io.err
+
+
 def test_missing_model_file(rainy_set, tmp_path, capsys):
     _derainer_class()
     code, io = _eval(capsys, "--data", rainy_set, "--model", tmp_path / "nope.onnx")

@@ -19,6 +19,7 @@ def add_arguments(parser):
     parser.add_argument("--json", metavar="OUT.json", help="write the scores, per image too")
     parser.add_argument("--y", action="store_true", help="score the Y (luma) channel as deraining papers do")
     parser.add_argument("--limit", type=int, metavar="N", help="score only the first N pairs")
+    parser.add_argument("--size", metavar="WxH", help="infer at this size, as `rainloop run --size` does")
 
 
 def run(args):
@@ -29,6 +30,8 @@ def run(args):
 
     if args.limit is not None and args.limit < 1:
         raise RainloopError(f"--limit {args.limit}: must be 1 or more")
+    if args.size and not args.model:
+        raise RainloopError("--size: the identity baseline has no inference size; give --model")
     if args.dry:
         pairs, layout = dry_pairs(args.dry, args.limit or _DRY_FRAMES), "dry footage"
     else:
@@ -38,7 +41,9 @@ def run(args):
     if args.model:
         from rainloop.runtime import Derainer
 
-        derain = Derainer(args.model)
+        from rainloop.sizes import parse_size
+
+        derain = Derainer(args.model, size=parse_size(args.size) if args.size else None)
         model, close = str(getattr(derain, "model_path", args.model)), getattr(derain, "close", None)
     try:
         report = evaluate(pairs, derain, y=args.y, limit=args.limit, progress=True)
