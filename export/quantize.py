@@ -40,6 +40,8 @@ KEEP_FP = ("IO", "none")
 VAL_PAIRS = 6  # builtin validation frames
 VAL_MAX = 50  # pairs taken (spread) from a user's validation folder
 CHUNK = 4  # frames per calibration pass: bounds the activations held for histograms
+LOSS_WARN_DB = 0.2  # INT8 against FP32 on rain: issue 5's goal
+DRY_WARN_DB = 1.0  # INT8's worst dry frame against FP32's
 
 
 def default_output(onnx_path: str | Path) -> Path:
@@ -76,8 +78,21 @@ def quantize(onnx_path: str | Path, calib: str | Path, out: str | Path | None = 
                       {"source": str(calib), "frames": len(frames), "size": f"{size[0]}x{size[1]}"},
                       {"set": val_desc, "pairs": len(pairs), "size": f"{size[0]}x{size[1]}", **scores,
                        "int8_loss_db": round(scores["psnr_fp32_vs_clean"] - scores["psnr_int8_vs_clean"], 3)})
+    card["quality"]["int8_vs_fp32"]["warnings"] = int8_warnings(card["quality"]["int8_vs_fp32"])
     write_card(out, card)
     return card
+
+
+def int8_warnings(v: dict) -> list[str]:
+    """What to tell the user when INT8 falls short of FP32 on the validation pairs."""
+    advice = "calibrate on footage of more scenes (--calib), or compare --method minmax|percentile|entropy"
+    notes = []
+    if v["int8_loss_db"] > LOSS_WARN_DB:
+        notes.append(f"INT8 loses {v['int8_loss_db']} dB against FP32 on rain (over {LOSS_WARN_DB} dB); {advice}")
+    if v["dry_worst_int8"] < v["dry_worst_fp32"] - DRY_WARN_DB:
+        notes.append(f"INT8 moves a dry frame more than FP32 does ({v['dry_worst_int8']} against "
+                     f"{v['dry_worst_fp32']} dB); {advice}")
+    return notes
 
 
 def _check_options(src: Path, out: Path, method: str, keep_fp: str) -> None:

@@ -14,7 +14,7 @@ from rainloop.files import sha256_file
 from rainloop.export.onnx_export import export_onnx
 from rainloop.export.ort_model import OrtDerainer
 from rainloop.export.quality import float_psnr
-from rainloop.export.quantize import default_output, kept_float_nodes, quantize, validation_pairs
+from rainloop.export.quantize import default_output, int8_warnings, kept_float_nodes, quantize, validation_pairs
 from rainloop.export.samples import rainy_pairs
 from rainloop.data import spread_frames
 from rainloop.images import write_image
@@ -142,6 +142,15 @@ def test_card_reports_dry_frames_of_both_precisions(tiny):
     for key, model in (("dry_worst_fp32", OrtDerainer(src)), ("dry_worst_int8", OrtDerainer(out))):
         worst = min(float_psnr(model(img[None])[0], img / 255.0) for img in dry)
         assert check[key] == pytest.approx(worst, abs=2e-3)
+
+
+def test_warnings_name_what_int8_lost():
+    ok = {"int8_loss_db": 0.05, "dry_worst_fp32": 40.0, "dry_worst_int8": 39.5}
+    assert int8_warnings(ok) == []
+    [lossy] = int8_warnings({**ok, "int8_loss_db": 0.42})
+    assert "loses 0.42 dB" in lossy and "--calib" in lossy
+    [dry] = int8_warnings({**ok, "dry_worst_int8": 36.0})
+    assert "dry frame" in dry and "36.0 against 40.0" in dry
 
 
 def test_card(tiny, calib):

@@ -25,6 +25,8 @@ def add_arguments(parser):
 
 
 def run(args):
+    import sys
+
     from rainloop.export.quantize import default_output, quantize
     from rainloop.sizes import parse_size
 
@@ -38,5 +40,7 @@ def run(args):
           f"INT8 vs FP32 {v['psnr_int8_vs_fp32']} dB")
     print(f"the same photos without rain, output against input: worst FP32 {v['dry_worst_fp32']} dB, "
           f"INT8 {v['dry_worst_int8']} dB")
+    for note in v["warnings"]:
+        print(f"warning: {note}", file=sys.stderr)
     print(f"wrote {args.out or default_output(args.onnx)} and its card (sha256 {card['sha256'][:12]})")
     return 0
