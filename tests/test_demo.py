@@ -28,6 +28,17 @@ def test_demo_cli_prints_gain_speed_and_files(tmp_path, capsys):
     assert (tmp_path / "demo_contact_sheet.png").exists()
 
 
+def test_demo_on_a_source_at_a_size(tmp_path, capsys):
+    run_demo(tmp_path, frames=4, size=(160, 96))
+    clip = str(tmp_path / "demo_rainy.mp4")
+    assert main(["demo", "--source", clip, "--headless", "--size", "96x64"]) == 0
+    assert "4 frames" in capsys.readouterr().err
+    assert main(["demo", "--source", clip, "--headless", "--size", "96by64"]) == 2
+    assert main(["demo", "--headless", "--size", "96x64"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "96by64" in err[0] and "give --source" in err[1]
+
+
 def test_demo_bad_input_is_one_line(tmp_path, capsys):
     assert main(["demo", "--headless", "--out", str(tmp_path), "--model", str(tmp_path / "nope.onnx")]) == 2
     err = capsys.readouterr().err.strip()
