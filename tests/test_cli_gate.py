@@ -48,11 +48,12 @@ def test_gate_sets_the_bundle_for_dry_footage_and_never_stacks(tmp_path, capsys,
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_dry_frames_pass_at_every_size_asked_for(tmp_path):
+def test_dry_frames_pass_at_every_size_asked_for(tmp_path, capsys):
     frames = dry_footage(tmp_path / "dry")
     sizes = [(96, 64), (400, 240)]
     assert main(["gate", "default", "--dry-db", "45", "--dry", str(tmp_path / "dry"), "--dry-sizes", "96x64,400x240",
                  "--out", str(tmp_path / "g")]) == 0
+    assert "by size: 96x64 " in capsys.readouterr().out
     net, card = load_derainer(tmp_path / "g")
     record = card["gate_calibration"]
     with torch.no_grad():

@@ -32,5 +32,7 @@ def run(args):
     print(f"gate: logit shift {r['logit_shift']:+.2f} from the gate as trained (dry frames' {r['statistic']} "
           f"{r['dry_psnr_before']:.2f} -> {r['dry_psnr_after']:.2f} dB, {r['share_at_target']:.0%} of them at "
           f"{r['dry_db_target']:g} dB or better, on {r['frames']})")
+    if len(r["by_size"]) > 1:
+        print("  by size: " + ", ".join(f"{size} {db:.2f} dB" for size, db in r["by_size"].items()))
     print(f"wrote {args.out}/g3.safetensors; next: rainloop export {args.out} --out model.onnx")
     return 0
