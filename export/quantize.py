@@ -23,6 +23,7 @@ from rainloop.data import open_pairs, spread_frames
 from rainloop.errors import RainloopError
 from rainloop.export.calibration import FrameReader
 from rainloop.frames import resize_to
+from rainloop.sizes import static_size
 from rainloop.export.card import card_path, read_card, write_card
 from rainloop.files import sha256_file
 from rainloop.export.ort_model import OrtDerainer
@@ -74,11 +75,12 @@ def quantize(onnx_path: str | Path, calib: str | Path, out: str | Path | None = 
         models = {"fp32": fp32, "int8": OrtDerainer(tmp)}
         # the clean side doubles as dry frames: INT8 must not move them more than FP32 does
         scores = {**compare_on_pairs(models, pairs), **dry_worst(models, [clean for _, clean in pairs])}
+    named = f"{size[0]}x{size[1]}"
+    validation = {"set": val_desc, "pairs": len(pairs), "size": named, **scores,
+                  "int8_loss_db": round(scores["psnr_fp32_vs_clean"] - scores["psnr_int8_vs_clean"], 3)}
+    validation["warnings"] = int8_warnings(validation)
     card = _int8_card(src, model, method, per_channel, keep_fp, kept, qdq,
-                      {"source": str(calib), "frames": len(frames), "size": f"{size[0]}x{size[1]}"},
-                      {"set": val_desc, "pairs": len(pairs), "size": f"{size[0]}x{size[1]}", **scores,
-                       "int8_loss_db": round(scores["psnr_fp32_vs_clean"] - scores["psnr_int8_vs_clean"], 3)})
-    card["quality"]["int8_vs_fp32"]["warnings"] = int8_warnings(card["quality"]["int8_vs_fp32"])
+                      {"source": str(calib), "frames": len(frames), "size": named}, validation)
     write_card(out, card)
     return card
 
@@ -128,10 +130,7 @@ def _static_size(model: onnx.ModelProto) -> tuple[int, int] | None:
     """(w, h) of a graph exported with --static, else None: calibration must match it."""
     dims = [d.dim_value if d.HasField("dim_value") else None
             for d in model.graph.input[0].type.tensor_type.shape.dim]
-    if len(dims) != 4:
-        return None
-    h, w = (dims[1], dims[2]) if dims[3] == 3 else (dims[2], dims[3])
-    return (w, h) if h and w else None
+    return static_size(dims, channels_last=dims[3] == 3) if len(dims) == 4 else None
 
 
 def kept_float_nodes(model: onnx.ModelProto, keep_fp: str) -> list[str]:

@@ -23,6 +23,13 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def static_size(shape, channels_last: bool) -> tuple[int, int] | None:
+    """(w, h) of a 4-d model input (NCHW, or NHWC if channels_last) whose height and width
+    are fixed numbers; None where either is dynamic (a name, None or 0)."""
+    h, w = shape[1:3] if channels_last else shape[2:4]
+    return (w, h) if isinstance(h, int) and isinstance(w, int) and h and w else None
+
+
 def parse_sizes(text: str) -> list[tuple[int, int]]:
     """'640x360,1280x720' -> [(640, 360), (1280, 720)]."""
     return [parse_size(s) for s in text.split(",") if s.strip()]

@@ -20,6 +20,7 @@ import numpy as np
 from rainloop import models
 from rainloop.errors import RainloopError
 from rainloop.frames import from_model, resize_to, to_model
+from rainloop.sizes import static_size
 
 PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
@@ -93,7 +94,7 @@ class OnnxBackend:
         if kind != "derainer":
             raise RainloopError(f"{path}: a rainloop {kind} model, not a derainer")
         self._input, self.dtype, self.io = self._check_io(path)
-        self.static_size = self._static_size()
+        self.static_size = static_size(self.session.get_inputs()[0].shape, channels_last=self.io == "uint8")
         self._output = self.session.get_outputs()[0].name
         self.precision = _graph_precision(path)
         used = self.session.get_providers()[0]
@@ -110,12 +111,6 @@ class OnnxBackend:
         if isinstance(channels, int) and channels != 3:
             raise RainloopError(f"{path}: not a derainer ONNX (expected {expected}, got shape {inputs[0].shape})")
         return inputs[0].name, dtype, io
-
-    def _static_size(self) -> tuple[int, int] | None:
-        """(w, h) of a graph exported with --static (batch 1, one frame size), else None."""
-        shape = self.session.get_inputs()[0].shape
-        h, w = shape[1:3] if self.io == "uint8" else shape[2:4]
-        return (w, h) if isinstance(w, int) and isinstance(h, int) else None
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run([self._output], {self._input: batch})[0]

@@ -40,7 +40,6 @@ def run(args):
     derain, model, close = identity, "identity", None
     if args.model:
         from rainloop.runtime import Derainer
-
         from rainloop.sizes import parse_size
 
         derain = Derainer(args.model, size=parse_size(args.size) if args.size else None)
