@@ -28,9 +28,12 @@
 #            seed, and with a lower rate, a heavier gate term, a heavier identity term or batch 16;
 #            and T128 (default: runs/s7/pk/t128/g3.safetensors, the ceiling set's t128) the same
 #            way with the heavier gate term. Gates are set per frame (p5 at 38 dB) at every save
+#   long2 (session 10): INIT (default: the bundled model, session 8's ft-long-idt) trained on with its
+#            recipe (identity 40) at a new seed, and with identity 80, a heavier gate term with identity
+#            80 or 60, a doubled rate, or crop 192
 #   resume: continue every unfinished run in RUNS_DIR (a second call on a still-warm machine)
 #
-#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|ceiling|long|resume]     BUDGET=seconds (default 500)
+#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|ceiling|long|long2|resume]     BUDGET=seconds (default 500)
 #   SCALE=1000 BUDGET=300 bash benchmarks/gpu_sweep.sh /tmp/sweep fog   (a CPU smoke run: steps / SCALE)
 set -uo pipefail
 RUNS=${1:-runs/sweep}
@@ -99,6 +102,15 @@ elif [ "$SET" = long ]; then
   train ft-long-idt --init "${INIT:-default}" "${L[@]}" --lambda-idt 40 &
   train ft-long-b16 --init "${INIT:-default}" "${L[@]}" --batch 16 &
   train t128-long --init "${T128:-runs/s7/pk/t128/g3.safetensors}" "${L[@]}" --lambda-gate 4 &
+elif [ "$SET" = long2 ]; then
+  L=(--init "${INIT:-default}" --crop 128 --steps $((9000 / S)) --seed 3 --real-mix default --gate on --sky 0.5
+     --dry-db 38 --dry-stat p5)
+  train l2-idt "${L[@]}" --lambda-idt 40 &
+  train l2-idt80 "${L[@]}" --lambda-idt 80 &
+  train l2-gate-idt80 "${L[@]}" --lambda-idt 80 --lambda-gate 4 &
+  train l2-gate2-idt60 "${L[@]}" --lambda-idt 60 --lambda-gate 2 &
+  train l2-lr2 "${L[@]}" --lambda-idt 40 --lr 2e-4 &
+  train l2-c192 "${L[@]}" --lambda-idt 40 --crop 192 &  # the later --crop wins
 elif [ "$SET" = resume ]; then
   unfinished=$(python3 - "$RUNS" <<'EOF'
 import json, sys
@@ -118,7 +130,7 @@ EOF
       echo "$(date +%T) $run: resumed, exit $rc ($(tail -n 2 "$run.log" | tr '\n' ' '))" ) &
   done
 else
-  echo "unknown set $SET (recipes, fog, sky, tone, scratch, ceiling, long or resume)"; exit 2
+  echo "unknown set $SET (recipes, fog, sky, tone, scratch, ceiling, long, long2 or resume)"; exit 2
 fi
 wait
 
