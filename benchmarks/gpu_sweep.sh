@@ -35,6 +35,9 @@
 #
 #   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|ceiling|long|long2|resume]     BUDGET=seconds (default 500)
 #   SCALE=1000 BUDGET=300 bash benchmarks/gpu_sweep.sh /tmp/sweep fog   (a CPU smoke run: steps / SCALE)
+# PACK=DIR (on a lent GPU: PACK=$OUT) writes DIR/NAME.tgz per run with what evaluation and export need
+# (g3.safetensors, g3.json, config.json, losses.jsonl, the log), a few MB each. A whole run folder is
+# 100+ MB (two checkpoints with optimizer state and image pools), too large to bring back.
 set -uo pipefail
 RUNS=${1:-runs/sweep}
 SET=${2:-recipes}
@@ -146,3 +149,14 @@ for run in sorted(p for p in Path(sys.argv[1]).iterdir() if p.is_dir()):
     print(f"{run.name:<10} {card.get('step', 0):>6} {sec[1]:>9.3f} {sec[2]:>9.3f} {val('val_psnr'):>9} "
           f"{val('val_input_psnr'):>7} {val('val_dry_psnr'):>7} {card.get('train_seconds', 0) / 60:>8.1f}")
 EOF
+if [ -n "${PACK:-}" ]; then
+  mkdir -p "$PACK"
+  for run in "$RUNS"/*/; do
+    run=${run%/}; name=$(basename "$run")
+    files=()
+    for f in g3.safetensors g3.json config.json losses.jsonl; do [ -e "$run/$f" ] && files+=("$name/$f"); done
+    [ -e "$run.log" ] && files+=("$name.log")
+    tar czf "$PACK/$name.tgz" -C "$RUNS" "${files[@]}"
+  done
+  ls -l "$PACK"
+fi
