@@ -2,8 +2,9 @@
 conversions agree with the Python runtime's (rainloop.frames) byte for byte.
 
 The CUDA kernels and the TensorRT runner share those conversions (native/include/
-rainloop/pixels.h); without a GPU they can only be compiled, which the CUDA test
-does where a CUDA compiler exists. The TensorRT runner needs TensorRT's headers,
+rainloop/pixels.h). Where a CUDA compiler exists the kernels are built; where a GPU
+and a CUDA build of PyTorch (whose tensors hold the device buffers) exist too, they
+run and must match the CPU reference. The TensorRT runner needs TensorRT's headers,
 which cannot be installed here.
 """
 
@@ -97,3 +98,62 @@ def test_cuda_kernels_compile_and_trt_runner_is_built_only_with_tensorrt(tmp_pat
     assert (tmp_path / "librainloop_prepost_cuda.so").is_file()
     has_trt = "TensorRT not found" not in configure.stdout
     assert (tmp_path / "rainloop-trt").is_file() == has_trt
+
+
+def _cuda_torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch if torch.cuda.is_available() else None
+
+
+@pytest.fixture(scope="module")
+def cuda_lib(tmp_path_factory, lib):
+    if shutil.which("nvcc") is None or _cuda_torch() is None:
+        pytest.skip("no CUDA compiler or no GPU visible to PyTorch: the kernels cannot run")
+    build = tmp_path_factory.mktemp("native_cuda")
+    _build(build, cuda=True)
+    cuda = ctypes.CDLL(str(build / "librainloop_prepost_cuda.so"))
+    ptr = ctypes.c_void_p
+    cuda.rl_bgr8_to_planar_cuda.argtypes = [ptr, SIZE, INT, INT, ptr, INT, ptr]
+    cuda.rl_nv12_to_planar_cuda.argtypes = [ptr, SIZE, ptr, SIZE, INT, INT, ptr, INT, ptr]
+    cuda.rl_planar_to_bgr8_cuda.argtypes = [ptr, INT, INT, INT, ptr, SIZE, ptr]
+    return cuda
+
+
+@pytest.mark.parametrize("dtype", [0, 1], ids=["float32", "float16"])
+def test_cuda_kernels_match_the_cpu_reference(cuda_lib, lib, dtype):
+    torch = _cuda_torch()
+    tdtype = torch.float16 if dtype else torch.float32
+    w, h, pitch = 97, 61, 97 * 3 + 13
+    frame = np.zeros((h, pitch), np.uint8)
+    frame[:, :w * 3] = _frame(w, h).reshape(h, -1)
+    ref = np.empty((3, h, w), np.float32)
+    lib.rl_bgr8_to_planar(frame, pitch, w, h, ref)
+
+    src = torch.from_numpy(frame).cuda()
+    planar = torch.empty((3, h, w), dtype=tdtype, device="cuda")
+    assert cuda_lib.rl_bgr8_to_planar_cuda(src.data_ptr(), pitch, w, h, planar.data_ptr(), dtype, None) == 0
+    torch.cuda.synchronize()
+    np.testing.assert_allclose(planar.float().cpu().numpy(), ref, atol=0 if dtype == 0 else 1e-3)
+
+    out = torch.full((h, pitch), 77, dtype=torch.uint8, device="cuda")
+    assert cuda_lib.rl_planar_to_bgr8_cuda(planar.data_ptr(), dtype, w, h, out.data_ptr(), pitch, None) == 0
+    torch.cuda.synchronize()
+    got = out.cpu().numpy()
+    np.testing.assert_array_equal(got[:, :w * 3], frame[:, :w * 3])  # through the tensor and back, exactly
+    assert (got[:, w * 3:] == 77).all()
+
+    luma = np.ascontiguousarray(frame[:, :w - 1])  # any bytes do as luma and chroma; widths even for NV12
+    uv = np.ascontiguousarray(frame[: h // 2, :w - 1])
+    nw, nh = w - 1, h - 1
+    ref12 = np.empty((3, nh, nw), np.float32)
+    lib.rl_nv12_to_planar(luma, luma.shape[1], uv, uv.shape[1], nw, nh, ref12)
+    planar12 = torch.empty((3, nh, nw), dtype=tdtype, device="cuda")
+    assert cuda_lib.rl_nv12_to_planar_cuda(torch.from_numpy(luma).cuda().data_ptr(), luma.shape[1],
+                                           torch.from_numpy(uv).cuda().data_ptr(), uv.shape[1], nw, nh,
+                                           planar12.data_ptr(), dtype, None) == 0
+    torch.cuda.synchronize()
+    # A fused multiply-add on the GPU may round a value at a half-level the other way: one level at most.
+    np.testing.assert_allclose(planar12.float().cpu().numpy(), ref12, atol=1 / 255 + 1e-3)
