@@ -35,6 +35,7 @@
 #
 #   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|ceiling|long|long2|resume]     BUDGET=seconds (default 500)
 #   SCALE=1000 BUDGET=300 bash benchmarks/gpu_sweep.sh /tmp/sweep fog   (a CPU smoke run: steps / SCALE)
+# On a lent GPU machine, wrap the call in benchmarks/on_device.sh (rainloop runs from the checkout there).
 # PACK=DIR (on a lent GPU: PACK=$OUT) writes DIR/NAME.tgz per run with what evaluation and export need
 # (g3.safetensors, g3.json, config.json, losses.jsonl, the log), a few MB each. A whole run folder is
 # 100+ MB (two checkpoints with optimizer state and image pools), too large to bring back.
