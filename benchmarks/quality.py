@@ -1,9 +1,11 @@
 """How good is a derainer where it matters: unseen physics rain, classic streaks, and dry frames.
 
-Three held-out sets are rendered from the built-in *test* photos (never trained on),
+Held-out sets are rendered from the built-in *test* photos (never trained on),
 with a seed no training draw uses:
   physics-moderate  physics rain, intensity 0.5 (the stand-in for real rain)
   physics-mixed     physics rain, intensity 0.2..1.0
+  physics-drizzle   physics rain, intensity 0.05..0.15: light rain must not be over-processed
+                    (since session 10; the other sets render the same images as before)
   streak            classic streak rain, intensity 0.2..0.7
   dry               no rain at all: output vs input must stay >= 38 dB PSNR,
                     a derainer that smears dry scenes is useless on a robot
@@ -34,6 +36,7 @@ SEED = 4242
 SETS = {  # name: (style, intensities; the set is split evenly over them)
     "physics-moderate": ("physics", [0.5]),
     "physics-mixed": ("physics", [0.2, 0.4, 0.6, 0.8, 1.0]),
+    "physics-drizzle": ("physics", [0.05, 0.1, 0.15]),  # light rain must not be over-processed
     "streak": ("streak", [0.2, 0.45, 0.7]),
     "dry": ("streak", [0.0]),
 }
