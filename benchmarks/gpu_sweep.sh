@@ -31,9 +31,12 @@
 #   long2 (session 10): INIT (default: the bundled model, session 8's ft-long-idt) trained on with its
 #            recipe (identity 40) at a new seed, and with identity 80, a heavier gate term with identity
 #            80 or 60, a doubled rate, or crop 192
+#   width (session 10, not yet run): is the derainer's width what holds the gain back? The ceiling set's
+#            sup-phys (perfect labels, supervised only, quick) at widths 16, 24 and 32, and its t128 (JRGR
+#            from scratch) at widths 24 and 32 (`--width`; the edge preset's is 16)
 #   resume: continue every unfinished run in RUNS_DIR (a second call on a still-warm machine)
 #
-#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|ceiling|long|long2|resume]     BUDGET=seconds (default 500)
+#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|ceiling|long|long2|width|resume]     BUDGET=seconds (default 500)
 #   SCALE=1000 BUDGET=300 bash benchmarks/gpu_sweep.sh /tmp/sweep fog   (a CPU smoke run: steps / SCALE)
 # On a lent GPU machine, wrap the call in benchmarks/on_device.sh (rainloop runs from the checkout there).
 # PACK=DIR (on a lent GPU: PACK=$OUT) writes DIR/NAME.tgz per run with what evaluation and export need
@@ -115,6 +118,10 @@ elif [ "$SET" = long2 ]; then
   train l2-gate2-idt60 "${L[@]}" --lambda-idt 60 --lambda-gate 2 &
   train l2-lr2 "${L[@]}" --lambda-idt 40 --lr 2e-4 &
   train l2-c192 "${L[@]}" --lambda-idt 40 --crop 192 &  # the later --crop wins
+elif [ "$SET" = width ]; then
+  SUP=(--crop 128 --tone on --syn-style physics --steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0)
+  for w in 16 24 32; do train sup-phys-w$w "${SUP[@]}" --width $w & done
+  for w in 24 32; do train t128-w$w --crop 128 "${C[@]}" --sky 0.5 --dry-db 40 --tone on --width $w & done
 elif [ "$SET" = resume ]; then
   unfinished=$(python3 - "$RUNS" <<'EOF'
 import json, sys
@@ -134,7 +141,7 @@ EOF
       echo "$(date +%T) $run: resumed, exit $rc ($(tail -n 2 "$run.log" | tr '\n' ' '))" ) &
   done
 else
-  echo "unknown set $SET (recipes, fog, sky, tone, scratch, ceiling, long, long2 or resume)"; exit 2
+  echo "unknown set $SET (recipes, fog, sky, tone, scratch, ceiling, long, long2, width or resume)"; exit 2
 fi
 wait
 

@@ -50,6 +50,8 @@ def test_train_in_chunks_then_resume_with_more_steps(tmp_path, capsys):
     (["--init", "{tmp}/nowhere.safetensors"], ["nowhere.safetensors", "no such derainer"]),
     (["--init", "default", "--pretrain-steps", "1"], ["--pretrain-steps must be 0"]),
     (["--gate", "off", "--dry-db", "39"], ["--dry-db", "no gate"]),
+    (["--width", "0"], ["--width 0", "at least 1"]),
+    (["--init", "default", "--preset", "edge", "--width", "24"], ["--width 24", "has width 16"]),
     (["--dry", "{tmp}/data"], ["--dry", "--dry-db"]),
     (["--dry", "{tmp}/nowhere", "--dry-db", "40"], ["nowhere", "no such file"]),
 ])
@@ -78,6 +80,25 @@ def test_print_model_counts_parameters_and_flops(capsys):
     assert main(["train", "--print-model", "--preset", "tiny"]) == 0
     out = capsys.readouterr().out
     assert "G1/G3" in out and "GFLOP@1280x720" in out and "D_t/D_s/D_B" in out
+
+
+def test_width_sets_the_derainer_it_trains_exports_and_resumes(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--width", "6", "--out", str(run), "--steps", "2", "--pretrain-steps", "1"]) == 0
+    net, card = load_derainer(run)
+    assert card["net"]["base"] == 6 and net.net.head[0].out_channels == 6
+    capsys.readouterr()
+    one_line_error(capsys, ["--out", str(run), "--resume", "--steps", "3", "--width", "8"],
+                   "--width 8 differs from the run's 6")
+    ft = tmp_path / "ft"  # a fine-tune takes its source's width without being told
+    assert main(["train", *TINY, "--init", str(run), "--out", str(ft), "--steps", "1"]) == 0
+    assert load_derainer(ft)[1]["net"]["base"] == 6
+    capsys.readouterr()
+    assert main(["train", "--print-model", "--preset", "tiny", "--width", "16"]) == 0
+    wide = capsys.readouterr().out
+    assert main(["train", "--print-model", "--preset", "tiny"]) == 0
+    params = [float(out.splitlines()[2].split()[1]) for out in (wide, capsys.readouterr().out)]
+    assert params[0] > 3 * params[1]  # twice the channels, about four times the weights
 
 
 def test_dry_run_runs_both_stages(capsys):

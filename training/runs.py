@@ -23,7 +23,7 @@ DEFAULT_STEPS = 2000
 # Overridable preset entries -> where they live in the config.
 LOSS_KEYS = {"lambda_sup": "supervised", "lambda_cyc": "cycle", "lambda_adv": "adversarial",
              "lambda_idt": "identity", "lambda_gate": "gate"}
-PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db", "dry_stat")
+PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "width", "dry_db", "dry_stat")
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
@@ -33,7 +33,8 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
                 init: str | None = None, **overrides) -> dict:
     """The preset dict with overrides applied, plus the data and the schedule.
 
-    overrides: crop, batch, lr, lr_pretrain, gate and tone ("on"/"off"), lambda_sup, lambda_cyc,
+    overrides: crop, batch, lr, lr_pretrain, gate and tone ("on"/"off"), width (the derainer's
+    base channels), lambda_sup, lambda_cyc,
     lambda_adv, lambda_idt, lambda_gate (None = keep the preset's value); dry_db (the exported
     G3's gate is shifted until dry frames reach it by dry_stat, training.gate_calibration). `init` (a run folder or a
     derainer, see training.warm_start) starts from trained weights, in stage 2.
@@ -51,6 +52,10 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
             cfg["g1"][key] = value == "on"
         elif key in LOSS_KEYS:
             cfg["loss"][LOSS_KEYS[key]] = float(value)
+        elif key == "width":
+            if value < 1:
+                raise RainloopError(f"--width {value}: the derainer's base channels, at least 1")
+            cfg["g1"]["base"] = int(value)
         elif key == "crop":
             # Keep the preset's load/crop ratio (CycleGAN resizes a little, then crops).
             cfg["load"] = round(value * cfg["load"] / cfg["crop"])
@@ -64,8 +69,14 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
             raise RainloopError("--init starts from a trained G3 in stage 2; --pretrain-steps must be 0")
         pretrain_steps = 0
         cfg["init"] = init
-        if overrides.get("tone") is None and init_net(init).get("tone"):
+        source = init_net(init)
+        if overrides.get("tone") is None and source.get("tone"):
             cfg["g1"]["tone"] = True  # a fine-tune keeps what it starts from unless told otherwise
+        if overrides.get("width") is None:
+            cfg["g1"]["base"] = source.get("base", cfg["g1"]["base"])  # its weights fix the width
+        elif source.get("base") != cfg["g1"]["base"]:
+            raise RainloopError(f"--width {overrides['width']}: --init {init} has width {source.get('base')}, "
+                                "and its weights fit only that")
     cfg.update(format=FORMAT, steps=int(steps),
                pretrain_steps=int(steps // 2 if pretrain_steps is None else pretrain_steps), seed=int(seed),
                data={"syn": syn, "real": real, "val": val, "rain_mix": rain_mix, "syn_style": syn_style,
@@ -171,6 +182,8 @@ def resume_run(run_dir: str | Path, requested: dict) -> dict:
 def _current(cfg: dict, key: str):
     if key in HEADS:
         return "on" if cfg["g1"].get(key) else "off"
+    if key == "width":
+        return cfg["g1"]["base"]
     if key in LOSS_KEYS:
         return cfg["loss"].get(LOSS_KEYS[key], 0.0)
     if key in cfg["data"]:

@@ -59,6 +59,9 @@ def add_arguments(parser):
     parser.add_argument("--tone", choices=["on", "off"],
                         help="edge/tiny derainer's per-frame gain and offset, for rain's frame-wide veil "
                              "(default off; with --init, as the source has it)")
+    parser.add_argument("--width", type=int,
+                        help="the derainer's base channels (edge 16, tiny 8, paper 64): compute grows about "
+                             "with its square (--print-model measures it); with --init, the source's")
     parser.add_argument("--dry-db", type=float,
                         help="set the exported G3's rain gate to the most open point at which dry frames pass "
                              "at this PSNR against themselves (e.g. 38, see --dry-stat; default: the gate as "
@@ -88,7 +91,7 @@ def add_arguments(parser):
     parser.add_argument("--print-model", action="store_true", help="print parameters and GFLOPs of the preset's nets")
 
 
-_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "dry_db", "dry_stat",
+_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "width", "dry_db", "dry_stat",
               "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
 _DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "sky", "dry", "dry_sizes")
 
@@ -105,7 +108,7 @@ def run(args):
     if args.workers is not None and args.workers < 0:
         raise RainloopError("--workers must be 0 or more")
     if args.print_model:
-        return _print_model(args.preset or "edge")
+        return _print_model(args.preset or "edge", args.width)
     import torch
 
     from rainloop.training import loop, runs
@@ -163,11 +166,12 @@ def _device(name):
     return name
 
 
-def _print_model(preset):
+def _print_model(preset, width=None):
     from rainloop.training.model_summary import format_table, summarize
-    from rainloop.training.presets import get_preset
+    from rainloop.training.runs import make_config
 
-    print(format_table(preset, summarize(get_preset(preset))))
+    print(format_table(preset if width is None else f"{preset}, width {width}",
+                       summarize(make_config(preset, width=width, val="none"))))
     return 0
 
 
