@@ -82,7 +82,7 @@ def test_print_model_counts_parameters_and_flops(capsys):
     assert "G1/G3" in out and "GFLOP@1280x720" in out and "D_t/D_s/D_B" in out
 
 
-def test_width_sets_the_derainer_it_trains_exports_and_resumes(tmp_path, capsys):
+def test_width_sets_the_derainer_a_run_trains_fine_tunes_and_resumes(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", *TINY, "--width", "6", "--out", str(run), "--steps", "2", "--pretrain-steps", "1"]) == 0
     net, card = load_derainer(run)
