@@ -33,7 +33,8 @@
 #            80 or 60, a doubled rate, or crop 192
 #   width (session 10, not yet run): is the derainer's width what holds the gain back? The ceiling set's
 #            sup-phys (perfect labels, supervised only, quick) at widths 16, 24 and 32, and its t128 (JRGR
-#            from scratch) at widths 24 and 32 (`--width`; the edge preset's is 16)
+#            from scratch) at widths 24 and 32 (`--width`; the edge preset's is 16), all with the gate
+#            term in stage 1 (a 32-wide derainer's gate shut for good in stage 1 without it, on CPU)
 #   resume: continue every unfinished run in RUNS_DIR (a second call on a still-warm machine)
 #
 #   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|ceiling|long|long2|width|resume]     BUDGET=seconds (default 500)
@@ -50,8 +51,9 @@ BUDGET=${BUDGET:-500}
 START=$(date +%s)
 mkdir -p "$RUNS"
 # --dry-stat mean: every recorded sweep set its gates (--dry-db 40) on the dry frames' mean.
+# --stage1-gate off: so did every set before `width` (stage 1 trained the gate through the MSE alone).
 COMMON=(--preset edge --syn builtin --real builtin --val builtin --batch 8 --threads 1 --workers ${WORKERS:-2}
-        --ckpt-every 500 --val-every 500 --log-every 100 --dry-stat mean)
+        --ckpt-every 500 --val-every 500 --log-every 100 --dry-stat mean --stage1-gate off)
 
 left() { echo $(( BUDGET - ($(date +%s) - START) )); }
 
@@ -120,8 +122,8 @@ elif [ "$SET" = long2 ]; then
   train l2-c192 "${L[@]}" --lambda-idt 40 --crop 192 &  # the later --crop wins
 elif [ "$SET" = width ]; then
   SUP=(--crop 128 --tone on --syn-style physics --steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0)
-  for w in 16 24 32; do train sup-phys-w$w "${SUP[@]}" --width $w & done
-  for w in 24 32; do train t128-w$w --crop 128 "${C[@]}" --sky 0.5 --dry-db 40 --tone on --width $w & done
+  for w in 16 24 32; do train sup-phys-w$w "${SUP[@]}" --width $w --stage1-gate on & done
+  for w in 24 32; do train t128-w$w --crop 128 "${C[@]}" --sky 0.5 --dry-db 40 --tone on --width $w --stage1-gate on & done
 elif [ "$SET" = resume ]; then
   unfinished=$(python3 - "$RUNS" <<'EOF'
 import json, sys

@@ -78,12 +78,15 @@ def main(argv=None) -> int:
     p.add_argument("--n-eval", type=int, default=24)
     p.add_argument("--eval-size", type=int, default=256)
     p.add_argument("--threads", type=int)
+    p.add_argument("--stage1-gate", choices=["on", "off"],
+                   help="the gate term in stage 1 (default on; off as every figure before session 10)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
-    common = dict(preset=args.preset, crop=args.crop, batch=args.batch, seed=args.seed, steps=args.steps)
+    common = dict(preset=args.preset, crop=args.crop, batch=args.batch, seed=args.seed, steps=args.steps,
+                  stage1_gate=args.stage1_gate)
     opts = loop.Options(device=args.device, command=" ".join(sys.argv), ckpt_every=max(50, args.steps // 4),
                         val_every=max(50, args.steps // 4))
     sup = train_run(out, "supervised", runs.make_config(**common, pretrain_steps=args.steps), opts)

@@ -6,7 +6,8 @@
 #    loops), streak pairs with 12% dry frames and physics rain as the stand-in real domain (12% dry
 #    frames, drizzle to downpour). The gated derainer learns its rain gate from the start (gate
 #    term, wet/dry labels from the synthetic side); the identity term keeps clean images unchanged.
-#    Seed 0, 2000 stage-1 + 5000 stage-2 steps, batch 8, crop 128.
+#    Seed 0, 2000 stage-1 + 5000 stage-2 steps, batch 8, crop 128. Stage 1 trains the gate through
+#    the MSE alone (--stage1-gate off), as every run did before session 10.
 # 2. RUN-sky: that G3 fine-tuned (stage 2, --init) with a procedural sky over half the built-in
 #    crops (--sky 0.5; the built-in photos show none, and a derainer that never saw sky takes a dry
 #    one for rain's veil). 2500 steps planned, stopped at 1774 as the bundle's run was by its time
@@ -48,7 +49,7 @@ train() {  # train OUT ARGS...: a new run, or the rest of an interrupted one
   fi
 }
 
-train "$RUN" --steps 7000 --pretrain-steps 2000
+train "$RUN" --steps 7000 --pretrain-steps 2000 --stage1-gate off  # as the bundle was trained
 train "$RUN-sky" --init "$RUN/g3.safetensors" --sky 0.5 --steps 2500 --until 1774 --dry-db 40 --dry-stat mean
 train "$RUN-tone" --init "$RUN-sky/g3.safetensors" --tone on --sky 0.5 --steps 4000 --until 3635 \
   --dry-db 40 --dry-stat mean

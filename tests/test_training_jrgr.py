@@ -99,3 +99,22 @@ def test_lr_decays_linearly_in_the_second_half_of_stage2():
     f = [m.lr_factor(s) for s in range(52, 102)]
     assert all(a > b for a, b in zip(f, f[1:])) and 0 < f[-1] < 0.05
     assert np.allclose(np.diff(f), f[1] - f[0])
+
+
+@pytest.mark.parametrize("stage1_gate", ["on", "off"])
+def test_stage1_gate_term_reopens_a_shut_gate(sources, stage1_gate):
+    m = model(steps=20, pretrain=20, stage1_gate=stage1_gate)
+    gate = m.nets.g1.gate
+    with torch.no_grad():
+        gate[-1].bias.fill_(-100.0 / gate.GAIN)  # a logit of about -100: shut, its sigmoid flat
+    b, rng = batch_at(sources, 0, stage2=False)
+    wet = b["O_s"][(b["O_s"] != b["B_s"]).flatten(1).any(1)]
+    assert len(wet)
+    before = m.nets.g1.rain_logit(wet).detach()
+    for step in range(8):
+        terms = m.train_step(step, b, rng)
+    moved = (m.nets.g1.rain_logit(wet).detach() - before).min().item()
+    if stage1_gate == "on":
+        assert "gate" in terms and moved > 0.1  # pulled open on wet frames
+    else:
+        assert "gate" not in terms and abs(moved) < 1e-3  # the MSE alone cannot reach it

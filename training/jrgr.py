@@ -177,10 +177,17 @@ class JRGR:
     def _step_supervised(self, batch: dict) -> dict:
         for group in self.opt_pre.param_groups:
             group["lr"] = self.cfg["lr_pretrain"]
+        g1, weights = self.nets.g1, self.cfg["loss"]
         with self.precision.autocast():
-            mse = losses.mse(self.nets.g1(batch["O_s"]), batch["B_s"])
-        self.precision.backward_step(mse, self.opt_pre)
-        return {"mse": mse.detach()}
+            terms = {"mse": losses.mse(g1(batch["O_s"]), batch["B_s"])}
+            total = terms["mse"]
+            if self.cfg.get("stage1_gate") and getattr(g1, "gate", None) is not None:
+                # Weighed against the MSE as stage 2 weighs it against the supervised term. Without
+                # it the MSE alone can shut the gate for good early on (a 32-wide derainer did).
+                terms["gate"] = losses.gate(g1, batch)
+                total = total + weights["gate"] / weights["supervised"] * terms["gate"]
+        self.precision.backward_step(total, self.opt_pre)
+        return {k: v.detach() for k, v in terms.items()}
 
     def _step_joint(self, step: int, batch: dict, rng: np.random.Generator) -> dict:
         lr = self.cfg["lr"] * self.lr_factor(step)

@@ -23,7 +23,7 @@ DEFAULT_STEPS = 2000
 # Overridable preset entries -> where they live in the config.
 LOSS_KEYS = {"lambda_sup": "supervised", "lambda_cyc": "cycle", "lambda_adv": "adversarial",
              "lambda_idt": "identity", "lambda_gate": "gate"}
-PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "width", "dry_db", "dry_stat")
+PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "width", "stage1_gate", "dry_db", "dry_stat")
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
@@ -34,7 +34,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
     """The preset dict with overrides applied, plus the data and the schedule.
 
     overrides: crop, batch, lr, lr_pretrain, gate and tone ("on"/"off"), width (the derainer's
-    base channels), lambda_sup, lambda_cyc,
+    base channels), stage1_gate ("on"/"off": the gate term in stage 1 too), lambda_sup, lambda_cyc,
     lambda_adv, lambda_idt, lambda_gate (None = keep the preset's value); dry_db (the exported
     G3's gate is shifted until dry frames reach it by dry_stat, training.gate_calibration). `init` (a run folder or a
     derainer, see training.warm_start) starts from trained weights, in stage 2.
@@ -56,6 +56,8 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
             if value < 1:
                 raise RainloopError(f"--width {value}: the derainer's base channels, at least 1")
             cfg["g1"]["base"] = int(value)
+        elif key == "stage1_gate":
+            cfg["stage1_gate"] = value == "on"
         elif key == "crop":
             # Keep the preset's load/crop ratio (CycleGAN resizes a little, then crops).
             cfg["load"] = round(value * cfg["load"] / cfg["crop"])
@@ -63,6 +65,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
         else:
             cfg[key] = value
     cfg.setdefault("dry_stat", DEFAULT_STAT)
+    cfg.setdefault("stage1_gate", True)
     steps = DEFAULT_STEPS if steps is None else steps
     if init is not None:
         if pretrain_steps:
@@ -138,6 +141,7 @@ def read_config(run_dir: str | Path) -> dict:
     cfg["data"].setdefault("syn_style", "streak")  # and those from before --syn-style saw plain streaks
     cfg["data"].setdefault("sky", 0.0)
     cfg.setdefault("dry_stat", "mean")  # and --dry-db meant the mean of the dry frames
+    cfg.setdefault("stage1_gate", False)  # and stage 1 trained the gate through the MSE alone
     cfg["data"].setdefault("dry_sizes", "320x240")  # judged at 320x240, footage and built-in crops alike
     return cfg
 
@@ -184,6 +188,8 @@ def _current(cfg: dict, key: str):
         return "on" if cfg["g1"].get(key) else "off"
     if key == "width":
         return cfg["g1"]["base"]
+    if key == "stage1_gate":
+        return "on" if cfg.get(key) else "off"
     if key in LOSS_KEYS:
         return cfg["loss"].get(LOSS_KEYS[key], 0.0)
     if key in cfg["data"]:

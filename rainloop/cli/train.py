@@ -62,6 +62,10 @@ def add_arguments(parser):
     parser.add_argument("--width", type=int,
                         help="the derainer's base channels (edge 16, tiny 8, paper 64): compute grows about "
                              "with its square (--print-model measures it); with --init, the source's")
+    parser.add_argument("--stage1-gate", choices=["on", "off"],
+                        help="stage 1 also trains the rain gate on the synthetic pairs' wet/dry labels, so it "
+                             "cannot shut for good there (default on; runs before it existed were off, and "
+                             "benchmarks/train_default.sh turns it off to rebuild the bundle)")
     parser.add_argument("--dry-db", type=float,
                         help="set the exported G3's rain gate to the most open point at which dry frames pass "
                              "at this PSNR against themselves (e.g. 38, see --dry-stat; default: the gate as "
@@ -91,7 +95,7 @@ def add_arguments(parser):
     parser.add_argument("--print-model", action="store_true", help="print parameters and GFLOPs of the preset's nets")
 
 
-_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "width", "dry_db", "dry_stat",
+_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "width", "stage1_gate", "dry_db", "dry_stat",
               "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
 _DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "sky", "dry", "dry_sizes")
 
