@@ -179,13 +179,15 @@ class JRGR:
             group["lr"] = self.cfg["lr_pretrain"]
         g1, weights = self.nets.g1, self.cfg["loss"]
         with self.precision.autocast():
-            terms = {"mse": losses.mse(g1(batch["O_s"]), batch["B_s"])}
-            total = terms["mse"]
             if self.cfg.get("stage1_gate") and getattr(g1, "gate", None) is not None:
                 # Weighed against the MSE as stage 2 weighs it against the supervised term. Without
                 # it the MSE alone can shut the gate for good early on (a 32-wide derainer did).
-                terms["gate"] = losses.gate(g1, batch)
-                total = total + weights["gate"] / weights["supervised"] * terms["gate"]
+                out, logit = g1.derain_with_logit(batch["O_s"])
+                terms = {"mse": losses.mse(out, batch["B_s"]), "gate": losses.gate(g1, batch, O_s_logit=logit)}
+                total = terms["mse"] + weights["gate"] / weights["supervised"] * terms["gate"]
+            else:
+                terms = {"mse": losses.mse(g1(batch["O_s"]), batch["B_s"])}
+                total = terms["mse"]
         self.precision.backward_step(total, self.opt_pre)
         return {k: v.detach() for k, v in terms.items()}
 

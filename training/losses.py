@@ -66,17 +66,22 @@ def identity(g3, B_s) -> torch.Tensor:
     return l1(g3(B_s), B_s)
 
 
-def gate(g3, batch: dict, Ot1: torch.Tensor | None = None) -> torch.Tensor:
+def gate(g3, batch: dict, Ot1: torch.Tensor | None = None, O_s_logit: torch.Tensor | None = None) -> torch.Tensor:
     """Our addition for the gated edge derainer: teach its rain gate directly which frames
     are wet. Labels come from the synthetic side, where they are known: B_s is dry, O_s
     is wet unless the pair is a dry one, and the fake real image Ot1 (stage 2) shares O_s's label.
+    Stage 1 passes O_s's logits from the pass that derained it (O_s_logit) instead of Ot1.
 
     Unlike the reconstruction terms, whose gradient reaches the gate through a sigmoid and
     vanishes once it has shut hard, this one pulls a shut gate back open on wet frames."""
     wet = (batch["O_s"] != batch["B_s"]).flatten(1).any(1).float()
-    images = [batch["B_s"], batch["O_s"]] + ([Ot1.detach()] if Ot1 is not None else [])
-    labels = torch.cat([torch.zeros_like(wet)] + [wet] * (len(images) - 1))
-    return F.binary_cross_entropy_with_logits(g3.rain_logit(torch.cat(images)).float(), labels)
+    labels = torch.cat([torch.zeros_like(wet), wet] + ([wet] if Ot1 is not None else []))
+    if O_s_logit is not None:
+        logits = torch.cat([g3.rain_logit(batch["B_s"]), O_s_logit.flatten()])
+    else:
+        images = [batch["B_s"], batch["O_s"]] + ([Ot1.detach()] if Ot1 is not None else [])
+        logits = g3.rain_logit(torch.cat(images))
+    return F.binary_cross_entropy_with_logits(logits.float(), labels)
 
 
 def generator_losses(out: dict, batch: dict, nets, weights: dict) -> dict:

@@ -147,9 +147,13 @@ class EdgeUNet(nn.Module):
             layer = layer + gain * x + offset
         return logit, layer
 
-    def forward(self, x):
+    def derain_with_logit(self, x) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The output and the gate's logit (N,1,1,1; None without a gate) from one pass."""
         logit, layer = self.rain_layer(x)
-        return x - (layer if logit is None else torch.sigmoid(logit) * layer)
+        return x - (layer if logit is None else torch.sigmoid(logit) * layer), logit
+
+    def forward(self, x):
+        return self.derain_with_logit(x)[0]
 
 
 # EdgeUNet's optional per-frame heads: config key -> what a message calls it.
