@@ -134,8 +134,9 @@ def _static_size(model: onnx.ModelProto) -> tuple[int, int] | None:
 
 
 def kept_float_nodes(model: onnx.ModelProto, keep_fp: str) -> list[str]:
-    """With keep_fp="IO": the first and last weighted layers, which see the image itself
-    and write the output, stay float, and so does every quantizable node fed by a
+    """With keep_fp="IO": the first weighted layer, which sees the image itself, and every
+    quantizable node that no weighted layer reads, which writes the output (the tail, the
+    veil gain and the Add that joins them), stay float, and so does every quantizable node fed by a
     whole-frame average: the rain gate, the frame tone and the Adds that apply the tone
     to the output. These are per-frame decisions that decide what dry frames look like,
     a few thousand MACs per frame, and ranges calibrated on one camera's scenes clip on
@@ -149,7 +150,23 @@ def kept_float_nodes(model: onnx.ModelProto, keep_fp: str) -> list[str]:
     heads = [node.name for node in model.graph.node
              if node.name in pooled and node.op_type in WEIGHTED_OPS + QUANTIZED_OPS]
     body = [name for name in weighted if name not in pooled] or weighted
-    return list(dict.fromkeys([body[0], body[-1], *heads]))
+    out_side = _read_by_no_weighted(model)
+    last = [node.name for node in model.graph.node if node.name in out_side and node.name not in pooled
+            and node.op_type in WEIGHTED_OPS + QUANTIZED_OPS]
+    return list(dict.fromkeys([body[0], *last, *heads]))
+
+
+def _read_by_no_weighted(model: onnx.ModelProto) -> set[str]:
+    """Names of the nodes whose output no weighted layer reads, directly or not: the layers
+    that write the output (the tail, the veil gain beside it) and what combines them."""
+    feeds, names = set(), set()  # tensors that some weighted layer reads, directly or not
+    for node in reversed(model.graph.node):
+        read = bool(feeds.intersection(node.output))
+        if not read:
+            names.add(node.name)
+        if read or node.op_type in WEIGHTED_OPS:
+            feeds.update(node.input)
+    return names
 
 
 def _after_global_pool(model: onnx.ModelProto) -> set[str]:

@@ -24,13 +24,15 @@ SMALL_CYCLE_UNET = {"type": "cycle_unet", "levels": 7, "base": 8, "norm": "insta
 def make_g3(folder, spec: dict):
     torch.manual_seed(0)
     net = build_derainer(spec)
-    if spec.get("tone"):  # it starts at zero, which would hide what FP16 does to it
+    if spec.get("tone"):  # the heads start at zero, which would hide what FP16 does to them
         torch.nn.init.normal_(net.tone[-1].weight, std=0.05)
+    if spec.get("veil"):
+        torch.nn.init.normal_(net.veil.weight, std=0.05)
     save_derainer(net, spec, folder / "g3.safetensors", {"preset": "test"})
     return folder
 
 
-SPECS = {"tiny": get_preset("tiny")["g1"], "tiny-tone": {**get_preset("tiny")["g1"], "tone": True},
+SPECS = {"tiny": get_preset("tiny")["g1"], "tiny-tone-veil": {**get_preset("tiny")["g1"], "tone": True, "veil": True},
          "cycle_unet": SMALL_CYCLE_UNET}
 
 

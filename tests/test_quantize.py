@@ -249,3 +249,22 @@ def test_frame_tone_stays_float_and_the_tail_is_still_the_last_float_layer(tmp_p
     kept = card["quantization"]["kept_float"]["nodes"]
     assert kept[:2] == [body[0].name, body[-1].name]
     assert sorted(kept[2:]) == sorted(n.name for n in heads + applied)
+
+
+def test_veil_gain_stays_float_beside_the_tail(tmp_path, calib):
+    src = export_fp32(tmp_path, {**get_preset("tiny")["g1"], "veil": True})
+    card = quantize(src, calib, n=2, size=SIZE, progress=False)
+    model = onnx.load(str(default_output(src)))
+    producers = _producers(model)
+    convs = {n.name: n for n in model.graph.node if n.op_type == "Conv"}
+    out_layers = [name for name in convs if "/tail/" in name or "/veil/" in name]
+    assert len(out_layers) == 2
+    # the Add that joins the tail and the veil gain's product writes the rain layer: float too
+    joins = [n for n in model.graph.node if n.op_type == "Add"
+             and {producers[x].op_type for x in n.input if x in producers} >= {"Conv", "Mul"}]
+    assert len(joins) == 1
+    for node in [convs[name] for name in out_layers] + joins:
+        assert all(x not in producers or producers[x].op_type != "DequantizeLinear" for x in node.input)
+    kept = card["quantization"]["kept_float"]["nodes"]
+    assert set(out_layers + [joins[0].name]) <= set(kept)
+    assert sum("Conv" in name for name in kept) == 5  # first, tail, veil, and the gate's two

@@ -80,6 +80,11 @@ def test_print_model_counts_parameters_and_flops(capsys):
     assert main(["train", "--print-model", "--preset", "tiny"]) == 0
     out = capsys.readouterr().out
     assert "G1/G3" in out and "GFLOP@1280x720" in out and "D_t/D_s/D_B" in out
+    assert main(["train", "--print-model", "--preset", "tiny", "--veil", "on", "--tone", "on"]) == 0
+    veiled = capsys.readouterr().out
+    assert "tiny, tone on, veil on" in veiled
+    flops = [float(o.splitlines()[2].split()[3]) for o in (veiled, out)]
+    assert flops[0] > flops[1]  # the veil gain is one more full-resolution conv
 
 
 def test_width_sets_the_derainer_a_run_trains_fine_tunes_and_resumes(tmp_path, capsys):

@@ -343,3 +343,27 @@ def test_init_default_keeps_the_bundles_frame_tone_unless_told_otherwise(tmp_pat
         loop.train(tmp_path / "off", OPTS, new=runs.make_config("edge", crop=32, batch=2, steps=1, val="none",
                                                                 tone="off", init="default"))
     assert not (tmp_path / "off").exists()
+
+
+def test_a_fine_tune_keeps_the_sources_veil_gain_and_starts_as_it(tmp_path):
+    from rainloop.training.derainer_io import save_derainer
+    from rainloop.training.networks import build_derainer
+    from rainloop.training.presets import get_preset
+
+    spec = {**get_preset("tiny")["g1"], "veil": True}
+    torch.manual_seed(0)
+    source = build_derainer(spec)
+    torch.nn.init.normal_(source.veil.weight, std=0.05)  # a veil gain that changes frames
+    save_derainer(source, spec, tmp_path / "src" / "g3.safetensors", {"preset": "tiny"})
+    init = str(tmp_path / "src" / "g3.safetensors")
+    cfg = runs.make_config("tiny", crop=32, batch=2, steps=1, val="none", init=init)
+    assert cfg["g1"]["veil"]
+    model = JRGR(cfg)
+    warm_start(model, init)
+    x = torch.rand(1, 3, 48, 64)
+    with torch.no_grad():
+        assert torch.equal(model.nets.g3(x), source(x))
+    with pytest.raises(RainloopError, match="veil gain"):
+        loop.train(tmp_path / "off", OPTS, new=runs.make_config("tiny", crop=32, batch=2, steps=1, val="none",
+                                                                veil="off", init=init))
+    assert not (tmp_path / "off").exists()

@@ -90,3 +90,36 @@ def test_frame_tone_starts_at_zero_and_learns_to_lift_a_veil():
     with torch.no_grad():
         before, after = psnr(plain(veiled), clean), psnr(toned(veiled), clean)
     assert after > before + 6
+
+
+def test_veil_gain_starts_at_zero_and_learns_a_veil_that_thickens_across_the_frame():
+    from rainloop import builtin
+
+    def psnr(out, ref):
+        return float(-10 * torch.log10(torch.mean((out.clamp(0, 1) - ref) ** 2)))
+
+    torch.manual_seed(0)
+    toned = EdgeUNet(**SPEC, gate=True, tone=True)
+    veiled_net = EdgeUNet(**SPEC, gate=True, tone=True, veil=True)
+    missing, _ = veiled_net.load_state_dict(toned.state_dict(), strict=False)
+    assert missing and all(k.startswith("veil.") for k in missing)
+    rng = np.random.default_rng(0)
+    clean = to_tensor([builtin.random_crop(rng, (32, 32), split="train") for _ in range(16)])
+    # Transmission falls toward the top of the frame, as it does with depth: no per-frame affine undoes it.
+    t = torch.linspace(0.35, 0.9, 32).view(1, 1, 32, 1)
+    veiled = t * clean + (1 - t) * 0.8
+    with torch.no_grad():
+        assert torch.equal(veiled_net(veiled), toned(veiled))
+
+    def fit(net, params):
+        opt = torch.optim.Adam(params, lr=3e-3)
+        for _ in range(200):
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(net(veiled), clean).backward()
+            opt.step()
+        with torch.no_grad():
+            return psnr(net(veiled), clean)
+
+    tone_only = fit(toned, toned.parameters())
+    with_veil = fit(veiled_net, veiled_net.parameters())
+    assert with_veil > tone_only + 2

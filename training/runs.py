@@ -23,7 +23,7 @@ DEFAULT_STEPS = 2000
 # Overridable preset entries -> where they live in the config.
 LOSS_KEYS = {"lambda_sup": "supervised", "lambda_cyc": "cycle", "lambda_adv": "adversarial",
              "lambda_idt": "identity", "lambda_gate": "gate"}
-PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "width", "stage1_gate", "dry_db", "dry_stat")
+PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "veil", "width", "stage1_gate", "dry_db", "dry_stat")
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
@@ -33,7 +33,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
                 init: str | None = None, **overrides) -> dict:
     """The preset dict with overrides applied, plus the data and the schedule.
 
-    overrides: crop, batch, lr, lr_pretrain, gate and tone ("on"/"off"), width (the derainer's
+    overrides: crop, batch, lr, lr_pretrain, gate, tone and veil ("on"/"off"), width (the derainer's
     base channels), stage1_gate ("on"/"off": the gate term in stage 1 too), lambda_sup, lambda_cyc,
     lambda_adv, lambda_idt, lambda_gate (None = keep the preset's value); dry_db (the exported
     G3's gate is shifted until dry frames reach it by dry_stat, training.gate_calibration). `init` (a run folder or a
@@ -73,8 +73,9 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
         pretrain_steps = 0
         cfg["init"] = init
         source = init_net(init)
-        if overrides.get("tone") is None and source.get("tone"):
-            cfg["g1"]["tone"] = True  # a fine-tune keeps what it starts from unless told otherwise
+        for head in ("tone", "veil"):
+            if overrides.get(head) is None and source.get(head):
+                cfg["g1"][head] = True  # a fine-tune keeps what it starts from unless told otherwise
         if overrides.get("width") is None:
             cfg["g1"]["base"] = source.get("base", cfg["g1"]["base"])  # its weights fix the width
         elif source.get("base") != cfg["g1"]["base"]:

@@ -59,6 +59,9 @@ def add_arguments(parser):
     parser.add_argument("--tone", choices=["on", "off"],
                         help="edge/tiny derainer's per-frame gain and offset, for rain's frame-wide veil "
                              "(default off; with --init, as the source has it)")
+    parser.add_argument("--veil", choices=["on", "off"],
+                        help="edge/tiny derainer's per-pixel gain, for a veil that thickens with depth "
+                             "(default off; with --init, as the source has it)")
     parser.add_argument("--width", type=int,
                         help="the derainer's base channels (edge 16, tiny 8, paper 64): compute grows about "
                              "with its square (--print-model measures it); with --init, the source's")
@@ -95,7 +98,7 @@ def add_arguments(parser):
     parser.add_argument("--print-model", action="store_true", help="print parameters and GFLOPs of the preset's nets")
 
 
-_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "width", "stage1_gate", "dry_db", "dry_stat",
+_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "veil", "width", "stage1_gate", "dry_db", "dry_stat",
               "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
 _DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "sky", "dry", "dry_sizes")
 
@@ -112,7 +115,7 @@ def run(args):
     if args.workers is not None and args.workers < 0:
         raise RainloopError("--workers must be 0 or more")
     if args.print_model:
-        return _print_model(args.preset or "edge", args.width)
+        return _print_model(args.preset or "edge", width=args.width, tone=args.tone, veil=args.veil)
     import torch
 
     from rainloop.training import loop, runs
@@ -170,12 +173,13 @@ def _device(name):
     return name
 
 
-def _print_model(preset, width=None):
+def _print_model(preset, **options):
     from rainloop.training.model_summary import format_table, summarize
     from rainloop.training.runs import make_config
 
-    print(format_table(preset if width is None else f"{preset}, width {width}",
-                       summarize(make_config(preset, width=width, val="none"))))
+    chosen = ", ".join(f"{k} {v}" for k, v in options.items() if v is not None)
+    print(format_table(f"{preset}, {chosen}" if chosen else preset,
+                       summarize(make_config(preset, val="none", **options))))
     return 0
 
 
