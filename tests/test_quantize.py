@@ -252,7 +252,7 @@ def test_frame_tone_stays_float_and_the_tail_is_still_the_last_float_layer(tmp_p
 
 
 def test_veil_gain_stays_float_beside_the_tail(tmp_path, calib):
-    src = export_fp32(tmp_path, {**get_preset("tiny")["g1"], "veil": True})
+    src = export_fp32(tmp_path, {**get_preset("tiny")["g1"], "veil": True, "dark": True})
     card = quantize(src, calib, n=2, size=SIZE, progress=False)
     model = onnx.load(str(default_output(src)))
     producers = _producers(model)

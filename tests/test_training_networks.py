@@ -7,7 +7,7 @@ import torch
 
 from rainloop.training import losses
 from rainloop.training.batches import open_synthetic, to_tensor
-from rainloop.training.networks import EdgeUNet, RainGate
+from rainloop.training.networks import EdgeUNet, RainGate, dark_channel
 
 SPEC = {"levels": 2, "base": 4, "max_mult": 2, "blocks": 1}
 
@@ -123,3 +123,15 @@ def test_veil_gain_starts_at_zero_and_learns_a_veil_that_thickens_across_the_fra
     tone_only = fit(toned, toned.parameters())
     with_veil = fit(veiled_net, veiled_net.parameters())
     assert with_veil > tone_only + 2
+
+
+def test_dark_channel_is_the_darkest_colour_in_the_window_and_feeds_the_first_conv():
+    x = torch.rand(2, 3, 9, 12)
+    got = dark_channel(x, 5)
+    darkest = x.amin(1)
+    for i in range(9):
+        for j in range(12):  # the window is cut at the frame's edge, never padded with a value
+            want = darkest[:, max(0, i - 2):i + 3, max(0, j - 2):j + 3].amin((1, 2))
+            assert torch.equal(got[:, 0, i, j], want)
+    net = EdgeUNet(**SPEC, dark=True)
+    assert net.head[0].in_channels == 4 and net(x[..., :8, :12]).shape == (2, 3, 8, 12)

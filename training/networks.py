@@ -103,13 +103,22 @@ class EdgeUNet(nn.Module):
     frame, and undoing it multiplies O by 1/T there: a product the additive
     conv path can only approximate, while one more 3x3 conv makes it exact.
     On the physics renderer the veil costs 6 of the 8 dB a rainy frame loses.
+
+    With `dark`, the first conv also sees the dark channel (He et al., CVPR 2009):
+    the darkest value of any colour within DARK_SIZE px. Outside the sky, a clear
+    scene has a dark pixel nearby, so a veil shows as a raised dark channel,
+    T ~ 1 - dark / A: a whole-neighbourhood minimum that 3x3 convs and ReLUs reach
+    only slowly.
     """
 
+    DARK_SIZE = 15
+
     def __init__(self, levels: int = 3, base: int = 16, max_mult: int = 4, blocks: int = 1, gate: bool = False,
-                 tone: bool = False, veil: bool = False):
+                 tone: bool = False, veil: bool = False, dark: bool = False):
         super().__init__()
         chans = [min(base * 2 ** i, base * max_mult) for i in range(levels + 1)]
-        self.head = nn.Sequential(nn.Conv2d(3, chans[0], 3, 1, 1), nn.ReLU(True))
+        self.dark = dark
+        self.head = nn.Sequential(nn.Conv2d(4 if dark else 3, chans[0], 3, 1, 1), nn.ReLU(True))
         self.downs = nn.ModuleList(
             nn.Sequential(nn.Conv2d(chans[i], chans[i + 1], 3, 2, 1), nn.ReLU(True),
                           *[m for _ in range(blocks)
@@ -129,7 +138,7 @@ class EdgeUNet(nn.Module):
         self.veil = VeilGain(chans[0]) if veil else None
 
     def _encode(self, x) -> list[torch.Tensor]:
-        skips = [self.head(x)]
+        skips = [self.head(torch.cat([x, dark_channel(x, self.DARK_SIZE)], 1) if self.dark else x)]
         for down in self.downs:
             skips.append(down(skips[-1]))
         return skips
@@ -165,8 +174,18 @@ class EdgeUNet(nn.Module):
         return self.derain_with_logit(x)[0]
 
 
+def dark_channel(x: torch.Tensor, size: int) -> torch.Tensor:
+    """min over colours and a size x size window, (N,1,H,W); two 1-D max pools, since a
+    window's extreme is separable."""
+    neg = -x.amin(1, keepdim=True)
+    neg = F.max_pool2d(neg, (1, size), 1, (0, size // 2))
+    return -F.max_pool2d(neg, (size, 1), 1, (size // 2, 0))
+
+
 # EdgeUNet's optional per-frame heads: config key -> what a message calls it.
 HEADS = {"gate": "rain gate", "tone": "frame tone", "veil": "veil gain"}
+# Its on/off options: the heads, and the dark channel input (part of the body: it changes the first conv).
+SWITCHES = (*HEADS, "dark")
 
 
 class GlobalHead(nn.Sequential):

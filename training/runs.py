@@ -14,7 +14,7 @@ from rainloop.errors import RainloopError
 from rainloop.files import read_json
 from rainloop.training.derainer_io import read_card, resolve_weights
 from rainloop.training.gate_calibration import DEFAULT_STAT, STATS, parse_dry_sizes
-from rainloop.training.networks import HEADS
+from rainloop.training.networks import SWITCHES
 from rainloop.training.presets import get_preset
 
 FORMAT = "rainloop-run/1"
@@ -23,7 +23,7 @@ DEFAULT_STEPS = 2000
 # Overridable preset entries -> where they live in the config.
 LOSS_KEYS = {"lambda_sup": "supervised", "lambda_cyc": "cycle", "lambda_adv": "adversarial",
              "lambda_idt": "identity", "lambda_gate": "gate"}
-PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "veil", "width", "stage1_gate", "dry_db", "dry_stat")
+PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "veil", "dark", "width", "stage1_gate", "dry_db", "dry_stat")
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
@@ -33,7 +33,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
                 init: str | None = None, **overrides) -> dict:
     """The preset dict with overrides applied, plus the data and the schedule.
 
-    overrides: crop, batch, lr, lr_pretrain, gate, tone and veil ("on"/"off"), width (the derainer's
+    overrides: crop, batch, lr, lr_pretrain, gate, tone, veil and dark ("on"/"off"), width (the derainer's
     base channels), stage1_gate ("on"/"off": the gate term in stage 1 too), lambda_sup, lambda_cyc,
     lambda_adv, lambda_idt, lambda_gate (None = keep the preset's value); dry_db (the exported
     G3's gate is shifted until dry frames reach it by dry_stat, training.gate_calibration). `init` (a run folder or a
@@ -46,9 +46,9 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
     for key, value in overrides.items():
         if value is None:
             continue
-        if key in HEADS:
+        if key in SWITCHES:
             if cfg["g1"]["type"] != "edge_unet":
-                raise RainloopError(f"--{key}: the {preset} derainer has no per-frame heads")
+                raise RainloopError(f"--{key}: only the edge and tiny derainers have it, not the {preset} one")
             cfg["g1"][key] = value == "on"
         elif key in LOSS_KEYS:
             cfg["loss"][LOSS_KEYS[key]] = float(value)
@@ -73,9 +73,9 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
         pretrain_steps = 0
         cfg["init"] = init
         source = init_net(init)
-        for head in ("tone", "veil"):
-            if overrides.get(head) is None and source.get(head):
-                cfg["g1"][head] = True  # a fine-tune keeps what it starts from unless told otherwise
+        for switch in ("tone", "veil", "dark"):
+            if overrides.get(switch) is None and source.get(switch):
+                cfg["g1"][switch] = True  # a fine-tune keeps what it starts from unless told otherwise
         if overrides.get("width") is None:
             cfg["g1"]["base"] = source.get("base", cfg["g1"]["base"])  # its weights fix the width
         elif source.get("base") != cfg["g1"]["base"]:
@@ -185,7 +185,7 @@ def resume_run(run_dir: str | Path, requested: dict) -> dict:
 
 
 def _current(cfg: dict, key: str):
-    if key in HEADS:
+    if key in SWITCHES:
         return "on" if cfg["g1"].get(key) else "off"
     if key == "width":
         return cfg["g1"]["base"]

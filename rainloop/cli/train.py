@@ -62,6 +62,10 @@ def add_arguments(parser):
     parser.add_argument("--veil", choices=["on", "off"],
                         help="edge/tiny derainer's per-pixel gain, for a veil that thickens with depth "
                              "(default off; with --init, as the source has it)")
+    parser.add_argument("--dark", choices=["on", "off"],
+                        help="edge/tiny derainer's first conv also sees the dark channel (each pixel's darkest "
+                             "colour within 15 px), the classic cue to a veil's thickness (default off; with "
+                             "--init, as the source has it)")
     parser.add_argument("--width", type=int,
                         help="the derainer's base channels (edge 16, tiny 8, paper 64): compute grows about "
                              "with its square (--print-model measures it); with --init, the source's")
@@ -98,7 +102,7 @@ def add_arguments(parser):
     parser.add_argument("--print-model", action="store_true", help="print parameters and GFLOPs of the preset's nets")
 
 
-_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "veil", "width", "stage1_gate", "dry_db", "dry_stat",
+_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "veil", "dark", "width", "stage1_gate", "dry_db", "dry_stat",
               "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
 _DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "sky", "dry", "dry_sizes")
 
@@ -115,7 +119,8 @@ def run(args):
     if args.workers is not None and args.workers < 0:
         raise RainloopError("--workers must be 0 or more")
     if args.print_model:
-        return _print_model(args.preset or "edge", width=args.width, tone=args.tone, veil=args.veil)
+        return _print_model(args.preset or "edge", width=args.width, tone=args.tone, veil=args.veil,
+                            dark=args.dark)
     import torch
 
     from rainloop.training import loop, runs
