@@ -8,11 +8,11 @@
 # $OUT gets checks.tgz (1 and 2), sweep.log and one NAME.tgz per run: at most 8 files come back, so
 # a set of up to six runs fits. Run it through on_device.sh:
 #
-#   bash benchmarks/on_device.sh 'BUDGET=500 bash benchmarks/gpu_session.sh'   (SET=veil by default; timeout_s 600)
+#   bash benchmarks/on_device.sh 'BUDGET=500 bash benchmarks/gpu_session.sh'   (SET=dark by default; timeout_s 600)
 #   OUT=/tmp/o SET=long2 BUDGET=200 SCALE=1000 WORKERS=0 bash benchmarks/gpu_session.sh   (a CPU smoke run)
 set -uo pipefail
 : "${OUT:?set OUT to the folder whose files come back}"
-SET=${SET:-veil}
+SET=${SET:-dark}
 BUDGET=${BUDGET:-500}
 START=$(date +%s)
 checks=$(mktemp -d)

@@ -35,15 +35,14 @@
 #            sup-phys (perfect labels, supervised only, quick) at widths 16, 24 and 32, and its t128 (JRGR
 #            from scratch) at widths 24 and 32 (`--width`; the edge preset's is 16), all with the gate
 #            term in stage 1 (a 32-wide derainer's gate shut for good in stage 1 without it, on CPU)
-#   veil (session 11, not yet run): the veil gain (--veil on, a per-pixel gain for a veil that thickens
-#            with depth) in JRGR from scratch (the ceiling set's t128 with it, gate per frame at 38 dB), the
-#            same on streak-fog pairs (which teach the veil directly), the bundle fine-tuned with it added
-#            (INIT, its recipe: identity 40; on CPU such a fine-tune's G3 went to the identity within 250
-#            steps while the new translators learned), and supervised-only G1s with it on streak-fog pairs
-#            (the baseline to beat) and on physics pairs (perfect labels, the network's ceiling)
+#   dark (session 11, not yet run): the dark channel input and the veil gain (--dark on --veil on), which
+#            lifted the perfect-label derainer from +5.7 to +6.7 dB on CPU, in JRGR from scratch (the ceiling
+#            set's t128 with them, gate per frame at 38 dB), the same on streak-fog pairs (which teach the
+#            veil directly) and without the veil gain (which alone gave nothing on CPU), and supervised-only
+#            G1s with them: on streak-fog pairs (the baseline to beat) and on physics pairs without the veil gain
 #   resume: continue every unfinished run in RUNS_DIR (a second call on a still-warm machine)
 #
-#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|ceiling|long|long2|width|veil|resume]     BUDGET=seconds (default 500)
+#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|ceiling|long|long2|width|dark|resume]     BUDGET=seconds (default 500)
 #   SCALE=1000 BUDGET=300 bash benchmarks/gpu_sweep.sh /tmp/sweep fog   (a CPU smoke run: steps / SCALE)
 # On a lent GPU machine, wrap the call in benchmarks/on_device.sh (rainloop runs from the checkout there).
 # PACK=DIR (on a lent GPU: PACK=$OUT) writes DIR/NAME.tgz per run with what evaluation and export need
@@ -130,15 +129,15 @@ elif [ "$SET" = width ]; then
   SUP=(--crop 128 --tone on --syn-style physics --steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0)
   for w in 16 24 32; do train sup-phys-w$w "${SUP[@]}" --width $w --stage1-gate on & done
   for w in 24 32; do train t128-w$w --crop 128 "${C[@]}" --sky 0.5 --dry-db 40 --tone on --width $w --stage1-gate on & done
-elif [ "$SET" = veil ]; then
-  V=(--crop 128 --tone on --veil on --stage1-gate on)
-  train t128-veil "${V[@]}" "${C[@]}" --sky 0.5 --dry-db 38 --dry-stat p5 &
-  train t128-veil-fog "${V[@]}" "${C[@]}" --sky 0.5 --dry-db 38 --dry-stat p5 --syn-style streak-fog &
-  train ft-veil "${V[@]}" --init "${INIT:-default}" --steps $((9000 / S)) --seed 5 --real-mix default --gate on \
-    --sky 0.5 --lambda-idt 40 --dry-db 38 --dry-stat p5 &
+elif [ "$SET" = dark ]; then
+  D=(--crop 128 --tone on --dark on --stage1-gate on)
+  J=("${C[@]}" --sky 0.5 --dry-db 38 --dry-stat p5)
+  train t128-dark "${D[@]}" --veil on "${J[@]}" &
+  train t128-dark-fog "${D[@]}" --veil on "${J[@]}" --syn-style streak-fog &
+  train t128-dark-noveil "${D[@]}" "${J[@]}" &
   SUP=(--steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0)
-  train sup-fog-veil "${V[@]}" "${SUP[@]}" --syn-style streak-fog &
-  train sup-phys-veil "${V[@]}" "${SUP[@]}" --syn-style physics &
+  train sup-fog-dark "${D[@]}" --veil on "${SUP[@]}" --syn-style streak-fog &
+  train sup-phys-dark-noveil "${D[@]}" "${SUP[@]}" --syn-style physics &
 elif [ "$SET" = resume ]; then
   unfinished=$(python3 - "$RUNS" <<'EOF'
 import json, sys
@@ -158,7 +157,7 @@ EOF
       echo "$(date +%T) $run: resumed, exit $rc ($(tail -n 2 "$run.log" | tr '\n' ' '))" ) &
   done
 else
-  echo "unknown set $SET (recipes, fog, sky, tone, scratch, ceiling, long, long2, width, veil or resume)"; exit 2
+  echo "unknown set $SET (recipes, fog, sky, tone, scratch, ceiling, long, long2, width, dark or resume)"; exit 2
 fi
 wait
 

@@ -9,8 +9,10 @@ renderer left out each time, and scored against the clean photo:
   veil undone    the whole frame with the veil inverted exactly, B = (O - (1 - T) A) / T,
                  from the renderer's own T and A: what a perfect veil estimate would give
 The gap between "rainy" and "veil undone" is what removing the veil alone is worth.
+With --model, each derainer's output on every part too: how much of the veil and of
+the streaks it takes away.
 
-    python benchmarks/rain_budget.py [--n 40] [--intensity 0.5] [--json out.json]
+    python benchmarks/rain_budget.py [--n 40] [--intensity 0.5] [--model default ...] [--json out.json]
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from rainloop import builtin
 from rainloop.atomic import write_json
 from rainloop.metrics import psnr
+from rainloop.runtime import Derainer
 # The renderer's parts, not its public API: this script takes the renderer apart on purpose.
 from rainloop.rain import _compose_physics, _physics_field, _seed_drops
 
@@ -54,23 +57,31 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=40, help="photos")
     p.add_argument("--intensity", type=float, default=0.5)
     p.add_argument("--size", default="320x240")
+    p.add_argument("--model", action="append", default=[], help="repeatable: .onnx, .engine, run, default")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
     size = tuple(int(v) for v in args.size.split("x"))
     rng = np.random.default_rng(SEED)
-    scores = {part: [] for part in PARTS}
-    for i in range(args.n):
-        clean = builtin.random_crop(rng, size, split="test")
-        for part in PARTS:
-            scores[part].append(psnr(render_part(clean, SEED + 1000 + i, args.intensity, part), clean))
-    means = {part: float(np.mean(v)) for part, v in scores.items()}
+    cleans = [builtin.random_crop(rng, size, split="test") for _ in range(args.n)]
+    frames = {part: [render_part(c, SEED + 1000 + i, args.intensity, part) for i, c in enumerate(cleans)]
+              for part in PARTS}
+
+    def mean_psnr(images):
+        return float(np.mean([psnr(x, c) for x, c in zip(images, cleans)]))
+
+    means = {part: mean_psnr(images) for part, images in frames.items()}
+    derained = {}
+    for model in args.model:
+        with Derainer(model) as derainer:
+            derained[model] = {part: mean_psnr(derainer.derain_batch(frames[part])) for part in PARTS[:3]}
     print(f"physics rain at intensity {args.intensity}, {args.n} held-out photos at {args.size}")
-    print(f"{'rendered':<12} {'PSNR':>6} {'vs rainy':>8}")
+    print(f"{'rendered':<12} {'PSNR':>6} {'vs rainy':>8}" + "".join(f" {m[-24:]:>24}" for m in args.model))
     for part, value in means.items():
-        print(f"{part:<12} {value:>6.2f} {value - means['rainy']:>+8.2f}")
+        outs = "".join(f" {derained[m][part]:>24.2f}" if part in derained[m] else f" {'':>24}" for m in args.model)
+        print(f"{part:<12} {value:>6.2f} {value - means['rainy']:>+8.2f}{outs}")
     if args.json:
         write_json(args.json, {"seed": SEED, "n": args.n, "intensity": args.intensity, "size": args.size,
-                               "psnr": means})
+                               "psnr": means, "derained": derained})
     return 0
 
 
