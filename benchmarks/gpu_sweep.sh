@@ -38,7 +38,9 @@
 #   dark (session 11, not yet run): the dark channel input and the veil gain (--dark on --veil on), which
 #            lifted the perfect-label derainer from +5.7 to +6.7 dB on CPU, in JRGR from scratch (the ceiling
 #            set's t128 with them, gate per frame at 38 dB), the same on streak-fog pairs (which teach the
-#            veil directly) and without the veil gain (which alone gave nothing on CPU), and supervised-only
+#            veil directly) and without the veil gain (which alone gave nothing on CPU); INIT (the bundle)
+#            fine-tuned with them added, as the bundle was trained (identity 40; on CPU such a fine-tune's G3
+#            went to the identity within 250 steps while its new translators learned); and supervised-only
 #            G1s with them: on streak-fog pairs (the baseline to beat) and on physics pairs without the veil gain
 #   resume: continue every unfinished run in RUNS_DIR (a second call on a still-warm machine)
 #
@@ -135,6 +137,8 @@ elif [ "$SET" = dark ]; then
   train t128-dark "${D[@]}" --veil on "${J[@]}" &
   train t128-dark-fog "${D[@]}" --veil on "${J[@]}" --syn-style streak-fog &
   train t128-dark-noveil "${D[@]}" "${J[@]}" &
+  train ft-dark "${D[@]}" --veil on --init "${INIT:-default}" --steps $((9000 / S)) --seed 5 --real-mix default \
+    --gate on --sky 0.5 --lambda-idt 40 --dry-db 38 --dry-stat p5 &
   SUP=(--steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0)
   train sup-fog-dark "${D[@]}" --veil on "${SUP[@]}" --syn-style streak-fog &
   train sup-phys-dark-noveil "${D[@]}" "${SUP[@]}" --syn-style physics &

@@ -367,3 +367,22 @@ def test_a_fine_tune_keeps_the_sources_veil_gain_and_starts_as_it(tmp_path):
         loop.train(tmp_path / "off", OPTS, new=runs.make_config("tiny", crop=32, batch=2, steps=1, val="none",
                                                                 veil="off", init=init))
     assert not (tmp_path / "off").exists()
+
+
+def test_init_default_with_the_dark_channel_starts_as_the_bundle(tmp_path):
+    from rainloop.models import resolve
+
+    bundle, card = load_derainer(resolve("default", want="weights"))
+    assert not card["net"].get("dark")
+    cfg = runs.make_config("edge", crop=32, batch=2, steps=1, val="none", init="default", dark="on")
+    model = JRGR(cfg)
+    warm_start(model, "default")
+    assert model.nets.g3.head[0].in_channels == 4
+    x = torch.rand(1, 3, 48, 64)
+    with torch.no_grad():
+        assert torch.equal(model.nets.g3(x), bundle.net(x))
+    run = tmp_path / "dark"  # and it trains: the dark channel's weights leave zero
+    loop.train(run, OPTS, new=runs.make_config("edge", crop=32, batch=2, steps=2, val="none", init="default",
+                                               dark="on"))
+    weight = load_derainer(run)[0].net.head[0].weight
+    assert weight.shape[1] == 4 and weight[:, 3].abs().max() > 0

@@ -7,14 +7,17 @@ Two sources:
   translators and critics from scratch. This is how a user fine-tunes the
   shipped model on their own camera's rain without re-running stage 1.
 
-A derainer trained without the rain gate or the frame tone (networks.EdgeUNet)
-may be loaded into one with them: the gate starts open and the tone at zero, so
-the network starts out as trained.
+A derainer trained without the rain gate, the frame tone, the veil gain or the
+dark channel input (networks.EdgeUNet) may be loaded into one with them: the gate
+starts open, the tone and the veil gain at zero, and the first conv's weights for
+the dark channel at zero, so the network starts out as trained.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import torch
 
 from rainloop.errors import RainloopError
 from rainloop.training.checkpoint import load_latest
@@ -59,7 +62,16 @@ def _from_derainer(model: JRGR, path: Path) -> dict:
 
 
 def _body(spec: dict) -> dict:
-    return {k: v for k, v in spec.items() if k not in HEADS}
+    return {k: v for k, v in spec.items() if k not in HEADS and k != "dark"}
+
+
+def _add_dark_input(module, state: dict) -> dict:
+    """A first conv trained on RGB alone, given a zero weight for the dark channel."""
+    own = module.state_dict()
+    for key, weight in state.items():
+        if key.endswith("head.0.weight") and key in own and own[key].shape[1] == weight.shape[1] + 1:
+            state = {**state, key: torch.cat([weight, weight.new_zeros(weight.shape[0], 1, *weight.shape[2:])], 1)}
+    return state
 
 
 def _head(key: str) -> str | None:
@@ -69,7 +81,7 @@ def _head(key: str) -> str | None:
 def _load(module, state: dict, source: Path) -> None:
     """Strict, except that a head (rain gate, frame tone) the source lacks keeps its initialisation."""
     try:
-        missing, unexpected = module.load_state_dict(state, strict=False)
+        missing, unexpected = module.load_state_dict(_add_dark_input(module, state), strict=False)
     except RuntimeError as exc:  # a tensor of the wrong shape
         raise RainloopError(f"--init {source}: its weights do not fit this network "
                             f"({str(exc).splitlines()[-1].strip()})") from None
