@@ -32,7 +32,8 @@ def make_g3(folder, spec: dict):
     return folder
 
 
-SPECS = {"tiny": get_preset("tiny")["g1"], "tiny-tone-veil-dark": {**get_preset("tiny")["g1"], "tone": True, "veil": True, "dark": True},
+SPECS = {"tiny": get_preset("tiny")["g1"],
+         "tiny-tone-veil-dark": {**get_preset("tiny")["g1"], "tone": True, "veil": True, "dark": True},
          "cycle_unet": SMALL_CYCLE_UNET}
 
 

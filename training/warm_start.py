@@ -62,6 +62,7 @@ def _from_derainer(model: JRGR, path: Path) -> dict:
 
 
 def _body(spec: dict) -> dict:
+    # The dark channel input is not a head, but a source without it loads (_add_dark_input).
     return {k: v for k, v in spec.items() if k not in HEADS and k != "dark"}
 
 

@@ -56,16 +56,12 @@ def add_arguments(parser):
     parser.add_argument("--gate", choices=["on", "off"],
                         help="edge/tiny derainer's per-frame rain gate, which lets dry frames pass through "
                              "(default on)")
-    parser.add_argument("--tone", choices=["on", "off"],
-                        help="edge/tiny derainer's per-frame gain and offset, for rain's frame-wide veil "
-                             "(default off; with --init, as the source has it)")
-    parser.add_argument("--veil", choices=["on", "off"],
-                        help="edge/tiny derainer's per-pixel gain, for a veil that thickens with depth "
-                             "(default off; with --init, as the source has it)")
-    parser.add_argument("--dark", choices=["on", "off"],
-                        help="edge/tiny derainer's first conv also sees the dark channel (each pixel's darkest "
-                             "colour within 15 px), the classic cue to a veil's thickness (default off; with "
-                             "--init, as the source has it)")
+    for switch, what in (("tone", "per-frame gain and offset, for rain's frame-wide veil"),
+                         ("veil", "per-pixel gain, for a veil that thickens with depth"),
+                         ("dark", "first conv also sees the dark channel (each pixel's darkest colour within "
+                                  "15 px), the classic cue to a veil's thickness")):
+        parser.add_argument(f"--{switch}", choices=["on", "off"],
+                            help=f"edge/tiny derainer's {what} (default off; with --init, as the source has it)")
     parser.add_argument("--width", type=int,
                         help="the derainer's base channels (edge 16, tiny 8, paper 64): compute grows about "
                              "with its square (--print-model measures it); with --init, the source's")
@@ -102,8 +98,8 @@ def add_arguments(parser):
     parser.add_argument("--print-model", action="store_true", help="print parameters and GFLOPs of the preset's nets")
 
 
-_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "veil", "dark", "width", "stage1_gate", "dry_db", "dry_stat",
-              "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
+_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "veil", "dark", "width", "stage1_gate", "dry_db",
+              "dry_stat", "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
 _DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "sky", "dry", "dry_sizes")
 
 
