@@ -149,11 +149,11 @@ def kept_float_nodes(model: onnx.ModelProto, keep_fp: str) -> list[str]:
     pooled = _after_global_pool(model)
     heads = [node.name for node in model.graph.node
              if node.name in pooled and node.op_type in WEIGHTED_OPS + QUANTIZED_OPS]
-    body = [name for name in weighted if name not in pooled] or weighted
+    first = next((name for name in weighted if name not in pooled), weighted[0])
     out_side = _read_by_no_weighted(model)
     last = [node.name for node in model.graph.node if node.name in out_side and node.name not in pooled
             and node.op_type in WEIGHTED_OPS + QUANTIZED_OPS]
-    return list(dict.fromkeys([body[0], *last, *heads]))
+    return list(dict.fromkeys([first, *last, *heads]))
 
 
 def _read_by_no_weighted(model: onnx.ModelProto) -> set[str]:

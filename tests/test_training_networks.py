@@ -63,11 +63,12 @@ def test_gate_loss_teaches_the_gate_which_frames_are_wet():
     assert (clean < 0).all() and (rainy[wet] > 0).all() and (rainy[~wet] < 0).all()
 
 
+def psnr(out, ref):
+    return float(-10 * torch.log10(torch.mean((out.clamp(0, 1) - ref) ** 2)))
+
+
 def test_frame_tone_starts_at_zero_and_learns_to_lift_a_veil():
     from rainloop import builtin
-
-    def psnr(out, ref):
-        return float(-10 * torch.log10(torch.mean((out.clamp(0, 1) - ref) ** 2)))
 
     torch.manual_seed(0)
     plain = EdgeUNet(**SPEC, gate=True)
@@ -95,9 +96,6 @@ def test_frame_tone_starts_at_zero_and_learns_to_lift_a_veil():
 def test_veil_gain_starts_at_zero_and_learns_a_veil_that_thickens_across_the_frame():
     from rainloop import builtin
 
-    def psnr(out, ref):
-        return float(-10 * torch.log10(torch.mean((out.clamp(0, 1) - ref) ** 2)))
-
     torch.manual_seed(0)
     toned = EdgeUNet(**SPEC, gate=True, tone=True)
     veiled_net = EdgeUNet(**SPEC, gate=True, tone=True, veil=True)
@@ -111,8 +109,8 @@ def test_veil_gain_starts_at_zero_and_learns_a_veil_that_thickens_across_the_fra
     with torch.no_grad():
         assert torch.equal(veiled_net(veiled), toned(veiled))
 
-    def fit(net, params):
-        opt = torch.optim.Adam(params, lr=3e-3)
+    def fit(net):
+        opt = torch.optim.Adam(net.parameters(), lr=3e-3)
         for _ in range(200):
             opt.zero_grad()
             torch.nn.functional.mse_loss(net(veiled), clean).backward()
@@ -120,8 +118,8 @@ def test_veil_gain_starts_at_zero_and_learns_a_veil_that_thickens_across_the_fra
         with torch.no_grad():
             return psnr(net(veiled), clean)
 
-    tone_only = fit(toned, toned.parameters())
-    with_veil = fit(veiled_net, veiled_net.parameters())
+    tone_only = fit(toned)
+    with_veil = fit(veiled_net)
     assert with_veil > tone_only + 2
 
 

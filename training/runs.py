@@ -74,7 +74,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
         pretrain_steps = 0
         cfg["init"] = init
         source = init_net(init)
-        for switch in ("tone", "veil", "dark"):
+        for switch in SWITCHES:
             if overrides.get(switch) is None and source.get(switch):
                 cfg["g1"][switch] = True  # a fine-tune keeps what it starts from unless told otherwise
         if overrides.get("width") is None:
