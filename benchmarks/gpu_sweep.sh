@@ -42,9 +42,13 @@
 #            fine-tuned with them added, as the bundle was trained (identity 40; on CPU such a fine-tune's G3
 #            went to the identity within 250 steps while its new translators learned); and supervised-only
 #            G1s with them: on streak-fog pairs (the baseline to beat) and on physics pairs without the veil gain
+#   background (session 14, not yet run): the dark set's JRGR runs with translators that also see the
+#            background (--translator-background on), which on CPU lifted 1500 stage-2 steps from a fog-trained
+#            G1 by about 1 dB on physics rain over the same run without it: t128-dark-fog and t128-dark from
+#            scratch, and ft-dark (INIT, the bundle, fine-tuned with them)
 #   resume: continue every unfinished run in RUNS_DIR (a second call on a still-warm machine)
 #
-#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|ceiling|long|long2|width|dark|resume]     BUDGET=seconds (default 500)
+#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|ceiling|long|long2|width|dark|background|resume]     BUDGET=seconds (default 500)
 #   SCALE=1000 BUDGET=300 bash benchmarks/gpu_sweep.sh /tmp/sweep fog   (a CPU smoke run: steps / SCALE)
 # On a lent GPU machine, wrap the call in benchmarks/on_device.sh (rainloop runs from the checkout there).
 # PACK=DIR (on a lent GPU: PACK=$OUT) writes DIR/NAME.tgz per run with what evaluation and export need
@@ -142,6 +146,13 @@ elif [ "$SET" = dark ]; then
   SUP=(--steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0)
   train sup-fog-dark "${D[@]}" --veil on "${SUP[@]}" --syn-style streak-fog &
   train sup-phys-dark-noveil "${D[@]}" "${SUP[@]}" --syn-style physics &
+elif [ "$SET" = background ]; then
+  D=(--crop 128 --tone on --dark on --veil on --stage1-gate on --translator-background on)
+  J=("${C[@]}" --sky 0.5 --dry-db 38 --dry-stat p5)
+  train t128-dark-fog-bg "${D[@]}" "${J[@]}" --syn-style streak-fog &
+  train t128-dark-bg "${D[@]}" "${J[@]}" &
+  train ft-dark-bg "${D[@]}" --init "${INIT:-default}" --steps $((9000 / S)) --seed 5 --real-mix default \
+    --gate on --sky 0.5 --lambda-idt 40 --dry-db 38 --dry-stat p5 &
 elif [ "$SET" = resume ]; then
   unfinished=$(python3 - "$RUNS" <<'EOF'
 import json, sys
@@ -161,7 +172,7 @@ EOF
       echo "$(date +%T) $run: resumed, exit $rc ($(tail -n 2 "$run.log" | tr '\n' ' '))" ) &
   done
 else
-  echo "unknown set $SET (recipes, fog, sky, tone, scratch, ceiling, long, long2, width, dark or resume)"; exit 2
+  echo "unknown set $SET (recipes, fog, sky, tone, scratch, ceiling, long, long2, width, dark, background or resume)"; exit 2
 fi
 wait
 

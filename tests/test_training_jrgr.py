@@ -118,3 +118,16 @@ def test_stage1_gate_term_reopens_a_shut_gate(sources, stage1_gate):
         assert "gate" in terms and moved > 0.1  # pulled open on wet frames
     else:
         assert "gate" not in terms and abs(moved) < 1e-3  # the MSE alone cannot reach it
+
+
+@pytest.mark.parametrize("background", ["on", "off"])
+def test_translators_see_the_background_only_when_asked(sources, background):
+    m = model(pretrain=0, translator_background=background)
+    m.begin_stage2()
+    b, rng = batch_at(sources, 0)
+    out = forward_loops(m.nets, b["O_s"], b["O_t"])
+    swapped = m.nets.g2(out["Rs1"], out["Bs1"].flip(0))  # each rain layer over the other crop's background
+    assert (not torch.equal(swapped, out["Rt1"])) == (background == "on")
+    g2 = params(m.nets.g2)
+    assert np.isfinite(m.train_step(0, b, rng)["total"])
+    assert any(not torch.equal(a, p) for a, p in zip(g2, params(m.nets.g2)))

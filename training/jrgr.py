@@ -69,20 +69,20 @@ def forward_loops(nets: Nets, O_s: torch.Tensor, O_t: torch.Tensor) -> dict[str,
     with torch.set_grad_enabled(g1_trains and torch.is_grad_enabled()):
         Bs1 = nets.g1(O_s)
     out = {"Bs1": Bs1, "Rs1": O_s - Bs1}
-    out["Rt1"] = nets.g2(out["Rs1"])
+    out["Rt1"] = nets.g2(out["Rs1"], Bs1)
     out["Ot1"] = Bs1 + out["Rt1"]
     out["Bs2"] = nets.g3(out["Ot1"])
     out["Rt2"] = out["Ot1"] - out["Bs2"]
-    out["Rs2"] = nets.g4(out["Rt2"])
+    out["Rs2"] = nets.g4(out["Rt2"], out["Bs2"])
     out["Os2"] = out["Bs2"] + out["Rs2"]
 
     out["Bt1"] = nets.g3(O_t)
     out["Rt1'"] = O_t - out["Bt1"]
-    out["Rs1'"] = nets.g4(out["Rt1'"])
+    out["Rs1'"] = nets.g4(out["Rt1'"], out["Bt1"])
     out["Os1"] = out["Bt1"] + out["Rs1'"]
     out["Bt2"] = nets.g1(out["Os1"])
     out["Rs2'"] = out["Os1"] - out["Bt2"]
-    out["Rt2'"] = nets.g2(out["Rs2'"])
+    out["Rt2'"] = nets.g2(out["Rs2'"], out["Bt2"])
     out["Ot2"] = out["Bt2"] + out["Rt2'"]
     return out
 

@@ -15,25 +15,26 @@ from rainloop.training.networks import PaddedDerainer, build_derainer, build_dis
 SIZES = ((256, 256), (1280, 720))
 
 
-def gflops(net: torch.nn.Module, size: tuple[int, int]) -> float:
+def gflops(net: torch.nn.Module, size: tuple[int, int], inputs: int = 1) -> float:
     w, h = size
     net = net.to("meta")
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        net(torch.zeros(1, 3, h, w, device="meta"))
+        net(*(torch.zeros(1, 3, h, w, device="meta") for _ in range(inputs)))
     return counter.get_total_flops() / 1e9
 
 
 def summarize(cfg: dict, sizes=SIZES) -> list[dict]:
     """One row per network kind: name, role, parameters, GFLOPs per frame at each size."""
-    nets = [("G1/G3", "derainer (G3 is deployed)", PaddedDerainer(build_derainer(cfg["g1"]))),
-            ("G2/G4", "rain-layer translator", build_translator(cfg["g2"])),
-            ("D_t/D_s/D_B", "PatchGAN discriminator", build_discriminator(cfg["d"]))]
+    # The translators take (rain layer, background).
+    nets = [("G1/G3", "derainer (G3 is deployed)", PaddedDerainer(build_derainer(cfg["g1"])), 1),
+            ("G2/G4", "rain-layer translator", build_translator(cfg["g2"]), 2),
+            ("D_t/D_s/D_B", "PatchGAN discriminator", build_discriminator(cfg["d"]), 1)]
     rows = []
-    for name, role, net in nets:
+    for name, role, net, inputs in nets:
         params = sum(p.numel() for p in net.parameters())
         rows.append({"name": name, "role": role, "params": params,
-                     "gflops": {f"{w}x{h}": gflops(net, (w, h)) for w, h in sizes}})
+                     "gflops": {f"{w}x{h}": gflops(net, (w, h), inputs) for w, h in sizes}})
     return rows
 
 

@@ -257,11 +257,17 @@ class _ResBlock(nn.Module):
 
 
 class ResnetTranslator(nn.Module):
-    """CycleGAN's ResNet generator (`resnet_9blocks` in the paper), rain layer in, rain layer out."""
+    """CycleGAN's ResNet generator (`resnet_9blocks` in the paper), rain layer in, rain layer out.
 
-    def __init__(self, base: int = 64, blocks: int = 9, norm: str = "instance", downs: int = 2):
+    background=True (not the paper's) also feeds it the layer's background: a veil's
+    rain layer, (1 - T)(A - B), is a function of B, which the rain layer alone hides.
+    """
+
+    def __init__(self, base: int = 64, blocks: int = 9, norm: str = "instance", downs: int = 2,
+                 background: bool = False):
         super().__init__()
-        layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, base, 7), _norm(norm, base), nn.ReLU(True)]
+        self.background = background
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(6 if background else 3, base, 7), _norm(norm, base), nn.ReLU(True)]
         ch = base
         for _ in range(downs):
             layers += [nn.Conv2d(ch, ch * 2, 3, 2, 1), _norm(norm, ch * 2), nn.ReLU(True)]
@@ -275,8 +281,8 @@ class ResnetTranslator(nn.Module):
         self.model = nn.Sequential(*layers)
         self.multiple = 2 ** downs
 
-    def forward(self, r):
-        return self.model(r)
+    def forward(self, r, b):
+        return self.model(torch.cat([r, b], 1) if self.background else r)
 
 
 # --------------------------------------------------------------------------

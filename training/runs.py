@@ -24,7 +24,7 @@ DEFAULT_STEPS = 2000
 LOSS_KEYS = {"lambda_sup": "supervised", "lambda_cyc": "cycle", "lambda_adv": "adversarial",
              "lambda_idt": "identity", "lambda_gate": "gate"}
 PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "veil", "dark", "width", "stage1_gate", "dry_db",
-              "dry_stat")
+              "dry_stat", "translator_background")
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
@@ -35,8 +35,9 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
     """The preset dict with overrides applied, plus the data and the schedule.
 
     overrides: crop, batch, lr, lr_pretrain, gate, tone, veil and dark ("on"/"off"), width (the derainer's
-    base channels), stage1_gate ("on"/"off": the gate term in stage 1 too), lambda_sup, lambda_cyc,
-    lambda_adv, lambda_idt, lambda_gate (None = keep the preset's value); dry_db (the exported
+    base channels), stage1_gate ("on"/"off": the gate term in stage 1 too), translator_background ("on"/"off":
+    G2 and G4 also see the background), lambda_sup, lambda_cyc, lambda_adv, lambda_idt, lambda_gate
+    (None = keep the preset's value); dry_db (the exported
     G3's gate is shifted until dry frames reach it by dry_stat, training.gate_calibration). `init` (a run folder or a
     derainer, see training.warm_start) starts from trained weights, in stage 2.
     """
@@ -59,6 +60,10 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
             cfg["g1"]["base"] = int(value)
         elif key == "stage1_gate":
             cfg["stage1_gate"] = value == "on"
+        elif key == "translator_background":
+            cfg["g2"].pop("background", None)  # off is the paper's translator, as the presets spell it
+            if value == "on":
+                cfg["g2"]["background"] = True
         elif key == "crop":
             # Keep the preset's load/crop ratio (CycleGAN resizes a little, then crops).
             cfg["load"] = round(value * cfg["load"] / cfg["crop"])
@@ -192,6 +197,8 @@ def _current(cfg: dict, key: str):
         return cfg["g1"]["base"]
     if key == "stage1_gate":
         return "on" if cfg.get(key) else "off"
+    if key == "translator_background":
+        return "on" if cfg["g2"].get("background") else "off"
     if key in LOSS_KEYS:
         return cfg["loss"].get(LOSS_KEYS[key], 0.0)
     if key in cfg["data"]:

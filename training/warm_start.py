@@ -40,7 +40,7 @@ def _from_run(model: JRGR, run: Path) -> dict:
     for key in ("g1", "g2", "d"):
         if _body(cfg[key]) != _body(model.cfg[key]):
             raise RainloopError(f"--init {run}: its networks differ from this run's ({key}: {cfg[key]}); "
-                                f"use --preset {cfg['preset']} and the same sizes")
+                                f"use --preset {cfg['preset']} and the same sizes and switches")
     ckpt = load_latest(run / "checkpoints")
     if ckpt is None or not ckpt[1]["g3_ready"]:
         raise RainloopError(f"--init {run}: has no stage-2 checkpoint (no G3 yet); resume that run instead")

@@ -69,6 +69,9 @@ def add_arguments(parser):
                         help="stage 1 also trains the rain gate on the synthetic pairs' wet/dry labels, so it "
                              "cannot shut for good there (default on; runs before it existed were off, and "
                              "benchmarks/train_default.sh turns it off to rebuild the bundle)")
+    parser.add_argument("--translator-background", choices=["on", "off"],
+                        help="G2 and G4 also see the background, not just the rain layer: a veil's rain layer "
+                             "depends on what lies behind it (default off, the paper's translators)")
     parser.add_argument("--dry-db", type=float,
                         help="set the exported G3's rain gate to the most open point at which dry frames pass "
                              "at this PSNR against themselves (e.g. 38, see --dry-stat; default: the gate as "
@@ -99,7 +102,7 @@ def add_arguments(parser):
 
 
 _OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "veil", "dark", "width", "stage1_gate", "dry_db",
-              "dry_stat", "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
+              "dry_stat", "translator_background", "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
 _DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "sky", "dry", "dry_sizes")
 
 
