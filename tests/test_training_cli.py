@@ -85,6 +85,10 @@ def test_print_model_counts_parameters_and_flops(capsys):
     assert "tiny, tone on, veil on" in veiled
     flops = [float(o.splitlines()[2].split()[3]) for o in (veiled, out)]
     assert flops[0] > flops[1]  # the veil gain is one more full-resolution conv
+    assert main(["train", "--print-model", "--preset", "tiny", "--translator-background", "on"]) == 0
+    seeing = capsys.readouterr().out
+    params = [float(o.splitlines()[3].split()[1]) for o in (seeing, out)]
+    assert params[0] > params[1]  # G2/G4's first conv takes the background's 3 channels too
 
 
 def test_width_sets_the_derainer_a_run_trains_fine_tunes_and_resumes(tmp_path, capsys):

@@ -119,7 +119,7 @@ def run(args):
         raise RainloopError("--workers must be 0 or more")
     if args.print_model:
         return _print_model(args.preset or "edge", width=args.width, tone=args.tone, veil=args.veil,
-                            dark=args.dark)
+                            dark=args.dark, translator_background=args.translator_background)
     import torch
 
     from rainloop.training import loop, runs
