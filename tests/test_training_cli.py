@@ -142,3 +142,14 @@ def test_ctrl_c_with_workers_saves_the_step_reached_and_resumes(tmp_path):
     assert card["step"] == steps and card["stage"] == 2
     assert main(["train", "--out", str(run), "--resume", "--steps", str(steps + 2), "--threads", "2"]) == 0
     assert len(log.read_text().splitlines()) == steps + 2
+
+
+def test_a_fine_tune_of_a_run_keeps_translators_that_see_the_background(tmp_path, capsys):
+    run, ft = tmp_path / "run", tmp_path / "ft"
+    assert main(["train", *TINY, "--translator-background", "on", "--out", str(run), "--steps", "2",
+                 "--pretrain-steps", "1"]) == 0
+    assert main(["train", *TINY, "--init", str(run), "--out", str(ft), "--steps", "1"]) == 0
+    assert json.loads((ft / "config.json").read_text())["g2"]["background"] is True
+    capsys.readouterr()
+    one_line_error(capsys, [*TINY, "--init", str(run), "--out", str(tmp_path / "off"), "--steps", "1",
+                            "--translator-background", "off"], f"--init {run}: its networks differ")

@@ -82,6 +82,8 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
         for switch in SWITCHES:
             if overrides.get(switch) is None and source.get(switch):
                 cfg["g1"][switch] = True  # a fine-tune keeps what it starts from unless told otherwise
+        if overrides.get("translator_background") is None and init_translator(init).get("background"):
+            cfg["g2"]["background"] = True  # a run folder's translators load only into their own kind
         if overrides.get("width") is None:
             cfg["g1"]["base"] = source.get("base", cfg["g1"]["base"])  # its weights fix the width
         elif source.get("base") != cfg["g1"]["base"]:
@@ -111,6 +113,12 @@ def init_net(source: str) -> dict:
     if (path / CONFIG).is_file():
         return read_config(path)["g1"]
     return read_card(resolve_weights(path))["net"]
+
+
+def init_translator(source: str) -> dict:
+    """The translator spec of an --init run folder; a derainer brings none."""
+    path = init_path(source)
+    return read_config(path)["g2"] if (path / CONFIG).is_file() else {}
 
 
 def check_config(cfg: dict) -> None:
