@@ -135,24 +135,21 @@ elif [ "$SET" = width ]; then
   SUP=(--crop 128 --tone on --syn-style physics --steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0)
   for w in 16 24 32; do train sup-phys-w$w "${SUP[@]}" --width $w --stage1-gate on & done
   for w in 24 32; do train t128-w$w --crop 128 "${C[@]}" --sky 0.5 --dry-db 40 --tone on --width $w --stage1-gate on & done
-elif [ "$SET" = dark ]; then
+elif [ "$SET" = dark ] || [ "$SET" = background ]; then
   D=(--crop 128 --tone on --dark on --stage1-gate on)
   J=("${C[@]}" --sky 0.5 --dry-db 38 --dry-stat p5)
-  train t128-dark "${D[@]}" --veil on "${J[@]}" &
-  train t128-dark-fog "${D[@]}" --veil on "${J[@]}" --syn-style streak-fog &
-  train t128-dark-noveil "${D[@]}" "${J[@]}" &
-  train ft-dark "${D[@]}" --veil on --init "${INIT:-default}" --steps $((9000 / S)) --seed 5 --real-mix default \
+  N=""  # the background set is the dark set's JRGR runs with translators that see the background
+  [ "$SET" = background ] && { D+=(--translator-background on); N=-bg; }
+  train t128-dark$N "${D[@]}" --veil on "${J[@]}" &
+  train t128-dark-fog$N "${D[@]}" --veil on "${J[@]}" --syn-style streak-fog &
+  train ft-dark$N "${D[@]}" --veil on --init "${INIT:-default}" --steps $((9000 / S)) --seed 5 --real-mix default \
     --gate on --sky 0.5 --lambda-idt 40 --dry-db 38 --dry-stat p5 &
-  SUP=(--steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0)
-  train sup-fog-dark "${D[@]}" --veil on "${SUP[@]}" --syn-style streak-fog &
-  train sup-phys-dark-noveil "${D[@]}" "${SUP[@]}" --syn-style physics &
-elif [ "$SET" = background ]; then
-  D=(--crop 128 --tone on --dark on --veil on --stage1-gate on --translator-background on)
-  J=("${C[@]}" --sky 0.5 --dry-db 38 --dry-stat p5)
-  train t128-dark-fog-bg "${D[@]}" "${J[@]}" --syn-style streak-fog &
-  train t128-dark-bg "${D[@]}" "${J[@]}" &
-  train ft-dark-bg "${D[@]}" --init "${INIT:-default}" --steps $((9000 / S)) --seed 5 --real-mix default \
-    --gate on --sky 0.5 --lambda-idt 40 --dry-db 38 --dry-stat p5 &
+  if [ "$SET" = dark ]; then
+    train t128-dark-noveil "${D[@]}" "${J[@]}" &
+    SUP=(--steps $((7000 / S)) --pretrain-steps $((7000 / S)) --seed 0)
+    train sup-fog-dark "${D[@]}" --veil on "${SUP[@]}" --syn-style streak-fog &
+    train sup-phys-dark-noveil "${D[@]}" "${SUP[@]}" --syn-style physics &
+  fi
 elif [ "$SET" = resume ]; then
   unfinished=$(python3 - "$RUNS" <<'EOF'
 import json, sys

@@ -25,6 +25,7 @@ LOSS_KEYS = {"lambda_sup": "supervised", "lambda_cyc": "cycle", "lambda_adv": "a
              "lambda_idt": "identity", "lambda_gate": "gate"}
 PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "veil", "dark", "width", "stage1_gate", "dry_db",
               "dry_stat", "translator_background")
+OVERRIDES = (*PLAIN_KEYS, *LOSS_KEYS)  # what `rainloop train` may set on a preset
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
@@ -42,7 +43,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
     derainer, see training.warm_start) starts from trained weights, in stage 2.
     """
     cfg = get_preset(preset)
-    unknown = set(overrides) - set(PLAIN_KEYS) - set(LOSS_KEYS)
+    unknown = set(overrides) - set(OVERRIDES)
     if unknown:
         raise TypeError(f"unknown overrides {sorted(unknown)}")
     for key, value in overrides.items():
@@ -78,11 +79,11 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
             raise RainloopError("--init starts from a trained G3 in stage 2; --pretrain-steps must be 0")
         pretrain_steps = 0
         cfg["init"] = init
-        source = init_net(init)
+        source, translator = init_specs(init)
         for switch in SWITCHES:
             if overrides.get(switch) is None and source.get(switch):
                 cfg["g1"][switch] = True  # a fine-tune keeps what it starts from unless told otherwise
-        if overrides.get("translator_background") is None and init_translator(init).get("background"):
+        if overrides.get("translator_background") is None and translator.get("background"):
             cfg["g2"]["background"] = True  # a run folder's translators load only into their own kind
         if overrides.get("width") is None:
             cfg["g1"]["base"] = source.get("base", cfg["g1"]["base"])  # its weights fix the width
@@ -107,18 +108,13 @@ def init_path(source: str) -> Path:
     return Path(source)
 
 
-def init_net(source: str) -> dict:
-    """The derainer spec of an --init source."""
+def init_specs(source: str) -> tuple[dict, dict]:
+    """The derainer and translator specs of an --init source; a derainer brings no translator."""
     path = init_path(source)
     if (path / CONFIG).is_file():
-        return read_config(path)["g1"]
-    return read_card(resolve_weights(path))["net"]
-
-
-def init_translator(source: str) -> dict:
-    """The translator spec of an --init run folder; a derainer brings none."""
-    path = init_path(source)
-    return read_config(path)["g2"] if (path / CONFIG).is_file() else {}
+        cfg = read_config(path)
+        return cfg["g1"], cfg["g2"]
+    return read_card(resolve_weights(path))["net"], {}
 
 
 def check_config(cfg: dict) -> None:

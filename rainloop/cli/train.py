@@ -101,8 +101,6 @@ def add_arguments(parser):
     parser.add_argument("--print-model", action="store_true", help="print parameters and GFLOPs of the preset's nets")
 
 
-_OVERRIDES = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "veil", "dark", "width", "stage1_gate", "dry_db",
-              "dry_stat", "translator_background", "lambda_sup", "lambda_cyc", "lambda_adv", "lambda_idt", "lambda_gate")
 _DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "sky", "dry", "dry_sizes")
 
 
@@ -138,7 +136,7 @@ def run(args):
     new = None
     if args.resume:
         requested = {k: getattr(args, k)
-                     for k in ("preset", "steps", "pretrain_steps", "seed", "init", *_OVERRIDES, *_DATA)}
+                     for k in ("preset", "steps", "pretrain_steps", "seed", "init", *runs.OVERRIDES, *_DATA)}
         runs.resume_run(args.out, requested)
     else:
         new = runs.make_config(**_new_settings(args))
@@ -158,7 +156,9 @@ def run(args):
 
 def _new_settings(args) -> dict:
     """Explicit values for a new run; unset ones fall back to the preset/defaults."""
-    given = {k: getattr(args, k) for k in ("steps", "pretrain_steps", "init", *_OVERRIDES)}
+    from rainloop.training.runs import OVERRIDES
+
+    given = {k: getattr(args, k) for k in ("steps", "pretrain_steps", "init", *OVERRIDES)}
     data = {k: getattr(args, k) for k in _DATA if getattr(args, k) is not None}
     return {"preset": args.preset or "edge", "seed": args.seed or 0, **given, **data}
 
