@@ -153,3 +153,13 @@ def test_a_fine_tune_of_a_run_keeps_translators_that_see_the_background(tmp_path
     capsys.readouterr()
     one_line_error(capsys, [*TINY, "--init", str(run), "--out", str(tmp_path / "off"), "--steps", "1",
                             "--translator-background", "off"], f"--init {run}: its networks differ")
+
+
+def test_a_detached_real_loop_is_part_of_the_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--detach-real-loop", "on", "--out", str(run), "--steps", "2",
+                 "--pretrain-steps", "1", "--until", "1"]) == 0
+    assert json.loads((run / "config.json").read_text())["detach_real_loop"] is True
+    capsys.readouterr()
+    one_line_error(capsys, ["--out", str(run), "--resume", "--detach-real-loop", "off"],
+                   "--detach-real-loop off differs from the run's on")

@@ -131,3 +131,19 @@ def test_translators_see_the_background_only_when_asked(sources, background):
     g2 = params(m.nets.g2)
     assert np.isfinite(m.train_step(0, b, rng)["total"])
     assert any(not torch.equal(a, p) for a, p in zip(g2, params(m.nets.g2)))
+
+
+@pytest.mark.parametrize("detach", [False, True])
+def test_a_detached_real_loop_rebuilds_the_real_frame_without_training_g3(sources, detach):
+    m = model(pretrain=0)
+    m.begin_stage2()
+    b, _ = batch_at(sources, 0)
+    out = forward_loops(m.nets, b["O_s"], b["O_t"])
+    cut = forward_loops(m.nets, b["O_s"], b["O_t"], detach_real=detach)
+    torch.testing.assert_close(cut["Ot2"], out["Ot2"])  # the same images, only the gradients differ
+    rebuild = (cut["Ot2"] - b["O_t"]).abs().mean()
+    g3, g4 = (torch.autograd.grad(rebuild, list(net.parameters()), retain_graph=True, allow_unused=True)
+              for net in (m.nets.g3, m.nets.g4))
+    reaches_g3 = any(g is not None and g.abs().sum() > 0 for g in g3)
+    assert reaches_g3 != detach
+    assert any(g is not None and g.abs().sum() > 0 for g in g4)

@@ -24,7 +24,7 @@ DEFAULT_STEPS = 2000
 LOSS_KEYS = {"lambda_sup": "supervised", "lambda_cyc": "cycle", "lambda_adv": "adversarial",
              "lambda_idt": "identity", "lambda_gate": "gate"}
 PLAIN_KEYS = ("crop", "batch", "lr", "lr_pretrain", "gate", "tone", "veil", "dark", "width", "stage1_gate", "dry_db",
-              "dry_stat", "translator_background")
+              "dry_stat", "translator_background", "detach_real_loop")
 OVERRIDES = (*PLAIN_KEYS, *LOSS_KEYS)  # what `rainloop train` may set on a preset
 
 
@@ -37,7 +37,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
 
     overrides: crop, batch, lr, lr_pretrain, gate, tone, veil and dark ("on"/"off"), width (the derainer's
     base channels), stage1_gate ("on"/"off": the gate term in stage 1 too), translator_background ("on"/"off":
-    G2 and G4 also see the background), lambda_sup, lambda_cyc, lambda_adv, lambda_idt, lambda_gate
+    G2 and G4 also see the background), detach_real_loop ("on"/"off": the real loop's cycle does not train G3), lambda_sup, lambda_cyc, lambda_adv, lambda_idt, lambda_gate
     (None = keep the preset's value); dry_db (the exported
     G3's gate is shifted until dry frames reach it by dry_stat, training.gate_calibration). `init` (a run folder or a
     derainer, see training.warm_start) starts from trained weights, in stage 2.
@@ -59,8 +59,8 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
             if value < 1:
                 raise RainloopError(f"--width {value}: the derainer's base channels, at least 1")
             cfg["g1"]["base"] = int(value)
-        elif key == "stage1_gate":
-            cfg["stage1_gate"] = value == "on"
+        elif key in ("stage1_gate", "detach_real_loop"):
+            cfg[key] = value == "on"
         elif key == "translator_background":
             cfg["g2"].pop("background", None)  # off is the paper's translator, as the presets spell it
             if value == "on":
@@ -73,6 +73,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
             cfg[key] = value
     cfg.setdefault("dry_stat", DEFAULT_STAT)
     cfg.setdefault("stage1_gate", True)
+    cfg.setdefault("detach_real_loop", False)
     steps = DEFAULT_STEPS if steps is None else steps
     if init is not None:
         if pretrain_steps:
@@ -153,6 +154,7 @@ def read_config(run_dir: str | Path) -> dict:
     cfg["data"].setdefault("sky", 0.0)
     cfg.setdefault("dry_stat", "mean")  # and --dry-db meant the mean of the dry frames
     cfg.setdefault("stage1_gate", False)  # and stage 1 trained the gate through the MSE alone
+    cfg.setdefault("detach_real_loop", False)  # and the real loop's cycle trained G3 as in the paper
     cfg["data"].setdefault("dry_sizes", "320x240")  # judged at 320x240, footage and built-in crops alike
     return cfg
 
@@ -199,7 +201,7 @@ def _current(cfg: dict, key: str):
         return "on" if cfg["g1"].get(key) else "off"
     if key == "width":
         return cfg["g1"]["base"]
-    if key == "stage1_gate":
+    if key in ("stage1_gate", "detach_real_loop"):
         return "on" if cfg.get(key) else "off"
     if key == "translator_background":
         return "on" if cfg["g2"].get("background") else "off"

@@ -72,6 +72,10 @@ def add_arguments(parser):
     parser.add_argument("--translator-background", choices=["on", "off"],
                         help="G2 and G4 also see the background, not just the rain layer: a veil's rain layer "
                              "depends on what lies behind it (default off, the paper's translators)")
+    parser.add_argument("--detach-real-loop", choices=["on", "off"],
+                        help="the real -> synthetic -> real loop's cycle trains the translators, not G3: the "
+                             "cheapest way for G3 to help the translators rebuild a real rainy frame is to leave "
+                             "its rain in the background (default off, the paper)")
     parser.add_argument("--dry-db", type=float,
                         help="set the exported G3's rain gate to the most open point at which dry frames pass "
                              "at this PSNR against themselves (e.g. 38, see --dry-stat; default: the gate as "
