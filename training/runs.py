@@ -37,8 +37,8 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
 
     overrides: crop, batch, lr, lr_pretrain, gate, tone, veil and dark ("on"/"off"), width (the derainer's
     base channels), stage1_gate ("on"/"off": the gate term in stage 1 too), translator_background ("on"/"off":
-    G2 and G4 also see the background), detach_real_loop ("on"/"off": the real loop's cycle does not train G3), lambda_sup, lambda_cyc, lambda_adv, lambda_idt, lambda_gate
-    (None = keep the preset's value); dry_db (the exported
+    G2 and G4 also see the background), detach_real_loop ("on"/"off": the real loop's cycle does not train G3),
+    lambda_sup, lambda_cyc, lambda_adv, lambda_idt, lambda_gate (None = keep the preset's value); dry_db (the exported
     G3's gate is shifted until dry frames reach it by dry_stat, training.gate_calibration). `init` (a run folder or a
     derainer, see training.warm_start) starts from trained weights, in stage 2.
     """
