@@ -141,13 +141,14 @@ elif [ "$SET" = dark ] || [ "$SET" = background ]; then
   D=(--crop 128 --tone on --dark on --stage1-gate on)
   J=("${C[@]}" --sky 0.5 --dry-db 38 --dry-stat p5)
   N=""  # the background set is the dark set's JRGR runs with translators that see the background,
-  V=("")  # once as the paper trains G3 and once with the real loop's cycle detached from it (-det)
-  [ "$SET" = background ] && { D+=(--translator-background on); N=-bg; V=("" -det); }
+  V=(off)  # once as the paper trains G3 and once with the real loop's cycle detached from it (-det)
+  [ "$SET" = background ] && { D+=(--translator-background on); N=-bg; V=(off on); }
   for v in "${V[@]}"; do
-    X=(--detach-real-loop "$([ -n "$v" ] && echo on || echo off)")
-    train t128-dark$N$v "${D[@]}" "${X[@]}" --veil on "${J[@]}" &
-    train t128-dark-fog$N$v "${D[@]}" "${X[@]}" --veil on "${J[@]}" --syn-style streak-fog &
-    train ft-dark$N$v "${D[@]}" "${X[@]}" --veil on --init "${INIT:-default}" --steps $((9000 / S)) --seed 5 \
+    n=$N; [ "$v" = on ] && n=$N-det
+    X=(--detach-real-loop "$v")
+    train t128-dark$n "${D[@]}" "${X[@]}" --veil on "${J[@]}" &
+    train t128-dark-fog$n "${D[@]}" "${X[@]}" --veil on "${J[@]}" --syn-style streak-fog &
+    train ft-dark$n "${D[@]}" "${X[@]}" --veil on --init "${INIT:-default}" --steps $((9000 / S)) --seed 5 \
       --real-mix default --gate on --sky 0.5 --lambda-idt 40 --dry-db 38 --dry-stat p5 &
   done
   if [ "$SET" = dark ]; then

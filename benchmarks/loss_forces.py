@@ -49,11 +49,11 @@ def load(run: Path, step: int | None) -> JRGR:
 def terms(model: JRGR, batch: dict, detach_real: bool) -> dict[str, torch.Tensor]:
     nets, w = model.nets, model.cfg["loss"]
     out = forward_loops(nets, batch["O_s"], batch["O_t"], detach_real)
-    cyc = {"cyc O_s": (batch["O_s"], out["Os2"]), "cyc B_s": (out["Bs1"], out["Bs2"]),
-           "cyc O_t": (batch["O_t"], out["Ot2"]), "cyc B_t": (out["Bt1"], out["Bt2"])}
+    cyc = losses.cycle_parts(batch["O_s"], out["Os2"], batch["O_t"], out["Ot2"],
+                             out["Bs1"], out["Bs2"], out["Bt1"], out["Bt2"])
     backgrounds = [out[k] for k in ("Bs1", "Bs2", "Bt1", "Bt2")]
     found = {"sup": w["supervised"] * losses.supervised(out["Bs1"], out["Bs2"], batch["B_s"]),
-             **{k: w["cycle"] * losses.l1(a, b) for k, (a, b) in cyc.items()},
+             **{k: w["cycle"] * v for k, v in cyc.items()},
              "adv D_B": w["adversarial"] * sum(map(losses.lsgan_real, losses._scores(nets.d_b, backgrounds))),
              "adv D_t, D_s": w["adversarial"] * (losses.lsgan_real(nets.d_t(out["Ot1"]))
                                                  + losses.lsgan_real(nets.d_s(out["Os1"])))}

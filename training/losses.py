@@ -35,7 +35,12 @@ def supervised(Bs1, Bs2, B_s) -> torch.Tensor:
 
 def cycle(O_s, Os2, O_t, Ot2, Bs1, Bs2, Bt1, Bt2) -> torch.Tensor:
     """Each loop returns to its input image, and keeps its background through the loop."""
-    return l1(O_s, Os2) + l1(O_t, Ot2) + l1(Bs1, Bs2) + l1(Bt1, Bt2)
+    return sum(cycle_parts(O_s, Os2, O_t, Ot2, Bs1, Bs2, Bt1, Bt2).values())
+
+
+def cycle_parts(O_s, Os2, O_t, Ot2, Bs1, Bs2, Bt1, Bt2) -> dict[str, torch.Tensor]:
+    """The cycle term's four L1 distances by name (benchmarks/loss_forces.py weighs each apart)."""
+    return {"cyc O_s": l1(O_s, Os2), "cyc O_t": l1(O_t, Ot2), "cyc B_s": l1(Bs1, Bs2), "cyc B_t": l1(Bt1, Bt2)}
 
 
 def adversarial(d_t, d_s, d_b, Ot1, Os1, backgrounds) -> torch.Tensor:
