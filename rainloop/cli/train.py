@@ -75,7 +75,8 @@ def add_arguments(parser):
     parser.add_argument("--detach-real-loop", choices=["on", "off"],
                         help="the real -> synthetic -> real loop's cycle trains the translators, not G3: the "
                              "cheapest way for G3 to help the translators rebuild a real rainy frame is to leave "
-                             "its rain in the background (default off, the paper)")
+                             "its rain in the background; for fine-tuning a derainer that already derains "
+                             "(--init), not from a supervised start (default off, the paper)")
     parser.add_argument("--dry-db", type=float,
                         help="set the exported G3's rain gate to the most open point at which dry frames pass "
                              "at this PSNR against themselves (e.g. 38, see --dry-stat; default: the gate as "
