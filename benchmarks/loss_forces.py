@@ -25,43 +25,37 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 from rainloop.training import losses
 from rainloop.training.batches import draw_batch, open_real, open_synthetic, step_rngs
+from rainloop.training.checkpoint import load_latest
 from rainloop.training.jrgr import JRGR, forward_loops
 from rainloop.training.runs import read_config
 
 
 def load(run: Path, step: int | None) -> JRGR:
-    cfg = read_config(run)
-    model = JRGR(cfg)
-    infos = sorted((run / "checkpoints").glob("step-*.json"))
-    if step is not None:
-        infos = [p for p in infos if p.name == f"step-{step:08d}.json"]
-    if not infos:
-        raise SystemExit(f"{run}: no checkpoint {'at step %d' % step if step is not None else ''}")
-    info = json.loads(infos[-1].read_text())
-    model.load_state(load_file(str(run / "checkpoints" / info["tensors"])), info)
+    model = JRGR(read_config(run))
+    ckpt = load_latest(run / "checkpoints", step)
+    if ckpt is None:
+        raise SystemExit(f"{run}: no checkpoint{'' if step is None else f' at step {step}'}")
+    model.load_state(*ckpt)
     return model
 
 
 def terms(model: JRGR, batch: dict, detach_real: bool) -> dict[str, torch.Tensor]:
+    """generator_losses' weighted terms, with the cycle and adversarial terms split into their parts."""
     nets, w = model.nets, model.cfg["loss"]
     out = forward_loops(nets, batch["O_s"], batch["O_t"], detach_real)
+    whole = losses.generator_losses(out, batch, nets, w)
     cyc = losses.cycle_parts(batch["O_s"], out["Os2"], batch["O_t"], out["Ot2"],
                              out["Bs1"], out["Bs2"], out["Bt1"], out["Bt2"])
     backgrounds = [out[k] for k in ("Bs1", "Bs2", "Bt1", "Bt2")]
-    found = {"sup": w["supervised"] * losses.supervised(out["Bs1"], out["Bs2"], batch["B_s"]),
-             **{k: w["cycle"] * v for k, v in cyc.items()},
-             "adv D_B": w["adversarial"] * sum(map(losses.lsgan_real, losses._scores(nets.d_b, backgrounds))),
-             "adv D_t, D_s": w["adversarial"] * (losses.lsgan_real(nets.d_t(out["Ot1"]))
-                                                 + losses.lsgan_real(nets.d_s(out["Os1"])))}
-    if w.get("identity", 0.0) > 0:
-        found["idt"] = w["identity"] * losses.identity(nets.g3, batch["B_s"])
-    if w.get("gate", 0.0) > 0 and getattr(nets.g3, "gate", None) is not None:
-        found["gate"] = w["gate"] * losses.gate(nets.g3, batch, out["Ot1"])
-    return found
+    return {"sup": w["supervised"] * whole["sup"],
+            **{k: w["cycle"] * v for k, v in cyc.items()},
+            "adv D_B": w["adversarial"] * sum(losses.lsgan_real(nets.d_b(b)) for b in backgrounds),
+            "adv D_t, D_s": w["adversarial"] * (losses.lsgan_real(nets.d_t(out["Ot1"]))
+                                                + losses.lsgan_real(nets.d_s(out["Os1"]))),
+            **{k: w[name] * whole[k] for k, name in (("idt", "identity"), ("gate", "gate")) if k in whole}}
 
 
 def main() -> None:

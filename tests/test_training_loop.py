@@ -105,6 +105,15 @@ def test_kill_before_newest_json_resumes_from_the_previous_checkpoint(tmp_path):
     assert losses(killed) == losses(straight)  # steps 2, 3 re-run identically, no duplicates
 
 
+def test_load_latest_reads_a_chosen_step_or_none(tmp_path):
+    run = tmp_path / "run"
+    runs.create_run(run, config())
+    loop.train(run, loop.Options(progress=False, tensorboard=False, ckpt_every=2, val_every=100), until=4)
+    assert load_latest(run / "checkpoints")[1]["step"] == 4
+    assert load_latest(run / "checkpoints", 2)[1]["step"] == 2
+    assert load_latest(run / "checkpoints", 3) is None
+
+
 def test_resume_may_extend_steps_but_not_change_the_run(tmp_path):
     run = tmp_path / "run"
     runs.create_run(run, config(steps=2, pretrain=2))

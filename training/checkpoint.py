@@ -59,13 +59,13 @@ def _prune(ckpt_dir: Path, keep: int) -> None:
                     kinds[kind].unlink(missing_ok=True)
 
 
-def load_latest(ckpt_dir: str | Path) -> tuple[dict[str, torch.Tensor], dict] | None:
-    """The newest checkpoint that reads back completely, or None when there is none."""
+def load_latest(ckpt_dir: str | Path, step: int | None = None) -> tuple[dict[str, torch.Tensor], dict] | None:
+    """The newest checkpoint that reads back completely (only the one at `step` if given), or None."""
     ckpt_dir = Path(ckpt_dir)
     if not ckpt_dir.is_dir():
         return None
     files = _files(ckpt_dir)
-    for step in sorted(files, reverse=True):
+    for step in sorted(files if step is None else files.keys() & {step}, reverse=True):
         if "json" not in files[step]:
             continue
         try:
