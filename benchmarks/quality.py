@@ -25,6 +25,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from rainloop import builtin
 from rainloop.atomic import write_json
 from rainloop.data import open_pairs
@@ -54,12 +56,17 @@ def render_sets(root: Path, n: int, size: tuple[int, int]) -> dict[str, list[Pat
 
 def score(model: str, sets: dict[str, list[Path]]) -> dict:
     with Derainer(model) as derainer:
-        out = {"backend": derainer.backend, "precision": derainer.precision}
-        for name, folders in sets.items():
-            r = evaluate([s for f in folders for s in open_pairs(f)], derainer)
-            out[name] = {k: r[k] for k in ("n", "input_psnr", "psnr", "gain_db", "input_ssim", "ssim",
-                                            "psnr_p10", "worst", "share_38")}
-            out[name]["share_worse"] = sum(row["psnr"] < row["input_psnr"] for row in r["per_image"]) / r["n"]
+        return {"backend": derainer.backend, "precision": derainer.precision, **score_sets(derainer, sets)}
+
+
+def score_sets(derain: Callable[[np.ndarray], np.ndarray], sets: dict[str, list[Path]]) -> dict:
+    """Every set's scores for `derain` (BGR uint8 in and out)."""
+    out = {}
+    for name, folders in sets.items():
+        r = evaluate([s for f in folders for s in open_pairs(f)], derain)
+        out[name] = {k: r[k] for k in ("n", "input_psnr", "psnr", "gain_db", "input_ssim", "ssim",
+                                        "psnr_p10", "worst", "share_38")}
+        out[name]["share_worse"] = sum(row["psnr"] < row["input_psnr"] for row in r["per_image"]) / r["n"]
     return out
 
 
@@ -83,7 +90,11 @@ def measure_all(doc: str, model_help: str, measure: Callable[[str, dict], dict],
 
 
 def main(argv=None) -> int:
-    results = measure_all(__doc__, ".onnx, .engine, run, default", score, argv)
+    print_table(measure_all(__doc__, ".onnx, .engine, run, default", score, argv))
+    return 0
+
+
+def print_table(results: dict) -> None:
     print(f"{'model':<28} {'set':<17} {'input PSNR':>10} {'output':>7} {'gain':>6} {'SSIM in':>7} {'out':>6} {'p10':>6} {'worst':>6} {'>=38':>5} {'worse':>5}")
     for model, res in results.items():
         for name in SETS:
@@ -91,7 +102,6 @@ def main(argv=None) -> int:
             print(f"{model:<28} {name:<17} {r['input_psnr']:>10.2f} {r['psnr']:>7.2f} {r['gain_db']:>+6.2f} "
                   f"{r['input_ssim']:>7.4f} {r['ssim']:>6.4f} {r['psnr_p10']:>6.2f} {r['worst']['psnr']:>6.2f} "
                   f"{r['share_38']:>5.0%} {'-' if name == 'dry' else format(r['share_worse'], '.0%'):>5}")
-    return 0
 
 
 if __name__ == "__main__":
