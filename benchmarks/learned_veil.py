@@ -130,10 +130,8 @@ def compare(gen: VeilGenerator, n: int, seed: int, sky: float) -> dict:
         clean = batches._scene(rng, CROP, sky)
         level = float(rng.uniform(*REAL_MIXES["default"]["range"]))
         fld = rain._physics_field(clean.astype(np.float32) / 255, rng, level)
-        drawn["renderer"].append((fld.airlight[0, 0, ::-1], fld.transmission))
-        with torch.no_grad():
-            a, t = gen(rgb([clean]).float() / 255, torch.from_numpy(rng.standard_normal((1, NOISE)).astype(np.float32)))
-        drawn["learned"].append((a[0].numpy(), t[0, 0].numpy()))
+        drawn["renderer"].append((fld.airlight[0, 0], fld.transmission))
+        drawn["learned"].append(learned_veil(gen, clean, rng))
     out = {}
     for name, rows in drawn.items():
         a = np.stack([r[0] for r in rows])
