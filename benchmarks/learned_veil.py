@@ -86,7 +86,7 @@ def critic() -> nn.Module:
 
 
 def rgb(imgs: list[np.ndarray]) -> torch.Tensor:
-    """BGR uint8 crops -> RGB uint8 NCHW (a pool of thousands stays small as bytes)."""
+    """BGR uint8 crops -> RGB uint8 NCHW: batches.to_tensor, but a pool of thousands stays small as bytes."""
     return torch.from_numpy(np.ascontiguousarray(np.stack(imgs)[..., ::-1])).permute(0, 3, 1, 2).contiguous()
 
 
@@ -156,7 +156,7 @@ def load(path: str) -> VeilGenerator:
 def learned_veil(gen: VeilGenerator, clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(airlight BGR, transmission HxW) that gen draws for one clean BGR uint8 crop."""
     with torch.no_grad():
-        a, t = gen(rgb([clean]).float() / 255, torch.from_numpy(rng.standard_normal((1, NOISE)).astype(np.float32)))
+        a, t = gen(batches.to_tensor([clean]), torch.from_numpy(rng.standard_normal((1, NOISE)).astype(np.float32)))
     return a[0].numpy()[::-1].copy(), np.ascontiguousarray(t[0, 0].numpy())
 
 
