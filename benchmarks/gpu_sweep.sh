@@ -49,9 +49,15 @@
 #            loop's cycle detached from G3 (--detach-real-loop on, session 15: on CPU the largest force that
 #            shrank a fine-tuned bundle's rain layer; detached, 800 steps lost 1.3 dB of the bundle's gain, not
 #            2.4). From a supervised G1 the cut made G3 worse than its input (session 16), so not from scratch.
+#   bare (session 18, not yet run): the dark set's t128-dark with stage 1 on benchmarks/learned_veil.py's
+#            pairs (--pairs learned-bare: a third of the rainy pairs show a veil learned from the real frames
+#            without streaks; on CPU that stage 1 gave the most gate-open gain without perfect labels, session
+#            17, and 400 CPU stage-2 steps emptied its rain layer), with and without translators that see the
+#            background, beside t128-dark itself. VEIL (default: benchmarks/results/learned_veil.safetensors,
+#            fitted in session 18) is the veil generator
 #   resume: continue every unfinished run in RUNS_DIR (a second call on a still-warm machine)
 #
-#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|ceiling|long|long2|width|dark|background|resume]     BUDGET=seconds (default 500)
+#   bash benchmarks/gpu_sweep.sh [RUNS_DIR] [recipes|fog|sky|tone|scratch|ceiling|long|long2|width|dark|background|bare|resume]     BUDGET=seconds (default 500)
 #   SCALE=1000 BUDGET=300 bash benchmarks/gpu_sweep.sh /tmp/sweep fog   (a CPU smoke run: steps / SCALE)
 # On a lent GPU machine, wrap the call in benchmarks/on_device.sh (rainloop runs from the checkout there).
 # PACK=DIR (on a lent GPU: PACK=$OUT) writes DIR/NAME.tgz per run with what evaluation and export need
@@ -71,11 +77,16 @@ COMMON=(--preset edge --syn builtin --real builtin --val builtin --batch 8 --thr
 
 left() { echo $(( BUDGET - ($(date +%s) - START) )); }
 
+# learned_veil.py's pairs: the command is `rainloop train` with the built-in synthetic pairs made its way.
+# A run made so keeps its generator beside it (NAME.veil.safetensors) for `resume`.
+veiled() { echo python3 benchmarks/learned_veil.py train --pairs learned-bare --veil "$1" --; }
+
 train() {  # train NAME ARGS...: one run, stopped (Ctrl-C: finish the step, save) when the budget is spent
-  local out=$RUNS/$1 t; shift
+  local out=$RUNS/$1 t cmd=(rainloop train); shift
   t=$(left)
   if [ "$t" -lt 10 ]; then echo "$out: no time left"; return; fi
-  timeout -k 60 -s INT "$t" rainloop train "${COMMON[@]}" "$@" --out "$out" >"$out.log" 2>&1
+  if [ -n "${VEILED:-}" ]; then cp "$VEILED" "$out.veil.safetensors"; cmd=($(veiled "$out.veil.safetensors")); fi
+  timeout -k 60 -s INT "$t" "${cmd[@]}" "${COMMON[@]}" "$@" --out "$out" >"$out.log" 2>&1
   local rc=$?  # before any $(...) below resets it
   echo "$(date +%T) $out: exit $rc ($(tail -n 2 "$out.log" | tr '\n' ' '))"
 }
@@ -158,6 +169,11 @@ elif [ "$SET" = dark ] || [ "$SET" = background ]; then
     train sup-fog-dark "${D[@]}" --veil on "${SUP[@]}" --syn-style streak-fog &
     train sup-phys-dark-noveil "${D[@]}" "${SUP[@]}" --syn-style physics &
   fi
+elif [ "$SET" = bare ]; then
+  D=(--crop 128 --tone on --dark on --stage1-gate on --veil on "${C[@]}" --sky 0.5 --dry-db 38 --dry-stat p5)
+  train t128-dark "${D[@]}" &
+  VEILED=${VEIL:-benchmarks/results/learned_veil.safetensors} train bare-dark "${D[@]}" &
+  VEILED=${VEIL:-benchmarks/results/learned_veil.safetensors} train bare-dark-bg "${D[@]}" --translator-background on &
 elif [ "$SET" = resume ]; then
   unfinished=$(python3 - "$RUNS" <<'EOF'
 import json, sys
@@ -170,14 +186,15 @@ for cfg in sorted(Path(sys.argv[1]).glob("*/config.json")):
 EOF
 )
   for run in $unfinished; do
-    ( t=$(left)
-      timeout -k 60 -s INT "$t" rainloop train --resume --out "$run" --threads 1 --workers ${WORKERS:-2} \
+    ( t=$(left) cmd=(rainloop train)
+      [ -e "$run.veil.safetensors" ] && cmd=($(veiled "$run.veil.safetensors"))
+      timeout -k 60 -s INT "$t" "${cmd[@]}" --resume --out "$run" --threads 1 --workers ${WORKERS:-2} \
         --ckpt-every 500 --val-every 500 --log-every 100 >>"$run.log" 2>&1
       rc=$?
       echo "$(date +%T) $run: resumed, exit $rc ($(tail -n 2 "$run.log" | tr '\n' ' '))" ) &
   done
 else
-  echo "unknown set $SET (recipes, fog, sky, tone, scratch, ceiling, long, long2, width, dark, background or resume)"; exit 2
+  echo "unknown set $SET (recipes, fog, sky, tone, scratch, ceiling, long, long2, width, dark, background, bare or resume)"; exit 2
 fi
 wait
 

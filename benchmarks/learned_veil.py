@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import multiprocessing
 import sys
 import time
 
@@ -217,6 +218,9 @@ def main(argv=None) -> int:
     if args.pairs is None or (args.pairs != "exact" and not args.veil):
         p.error("train needs --pairs, and --veil unless --pairs exact")
     batches.BuiltinPairs.draw = pair_drawer(args.pairs, load(args.veil) if args.veil else None)
+    # Data-loader workers (--workers) must inherit that patch: forked, not spawned (Python 3.14's default
+    # forkserver, like spawn, would import the unpatched class and train on plain streak pairs).
+    multiprocessing.set_start_method("fork", force=True)
     from rainloop.cli import main as rainloop
 
     return rainloop(["train", *train_args])
