@@ -18,6 +18,8 @@ runs `rainloop train` with the built-in synthetic pairs made another way (stage 
 is all that changes):
   learned          streak rain in front of V's veil
   learned-bare     the same, but a third of the rainy pairs show V's veil without streaks
+  learned-any      learned-bare with each veil thinned by a uniform factor (T -> 1 - u (1 - T),
+                   u in [0, 1]): veils of any thickness up to the one V draws, drizzle's too
   exact            streak rain in front of the physics renderer's own veil (no V)
   learned-physics  the physics renderer with its veil swapped for V's: real rain's
                    streaks, noise and JPEG, and a learned veil
@@ -175,6 +177,8 @@ def pair_drawer(kind: str, gen: VeilGenerator | None):
             airlight, t = fld.airlight, fld.transmission
         else:
             airlight, t = learned_veil(gen, clean, rng)
+            if kind == "learned-any":
+                t = 1 - rng.random(dtype=np.float32) * (1 - t)
             airlight = np.broadcast_to(airlight.astype(np.float32), scene.shape).copy()
         if kind == "learned-physics":
             fld = rain._physics_field(scene, rng, level)
@@ -183,7 +187,7 @@ def pair_drawer(kind: str, gen: VeilGenerator | None):
                 rain._seed_drops(layer, fld.size, rng)
             return rain._compose_physics(scene, fld, 0, [layer.opacity for layer in fld.layers], rng), clean
         behind = cv2.blendLinear(scene, airlight, t, 1 - t)
-        if kind == "learned-bare" and rng.random() < 1 / 3:
+        if kind in ("learned-bare", "learned-any") and rng.random() < 1 / 3:
             return (behind * 255 + 0.5).astype(np.uint8), clean
         return rain.render((behind * 255 + 0.5).astype(np.uint8), rng, style="streak", intensity=level), clean
 
@@ -199,7 +203,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=4000, help="fit: adversarial steps")
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--sky", type=float, default=0.5, help="fit: share of crops under a procedural sky")
-    p.add_argument("--pairs", choices=["learned", "learned-bare", "exact", "learned-physics"], help="train: how pairs are made")
+    p.add_argument("--pairs", choices=["learned", "learned-bare", "learned-any", "exact", "learned-physics"], help="train: how pairs are made")
     p.add_argument("--veil", help="train: the generator `fit` wrote")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)

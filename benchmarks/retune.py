@@ -1,4 +1,4 @@
-"""Two changes to a trained gated derainer that need no JRGR run: is either a cheap lift on real rain?
+"""Changes to a trained gated derainer that need no JRGR run: is any a cheap lift on real rain?
 
     python benchmarks/retune.py gate MODEL --out DIR [--steps 300]
         trains only the rain gate, the rest frozen: the stand-in's rainy frames (the real
@@ -8,6 +8,17 @@
     python benchmarks/retune.py scale MODEL K --out DIR
         multiplies the rain layer by K (its last linear layers: the tail, the veil gain and the
         frame tone), for a derainer that removes too little of it: gate_analysis.py's `best scale`.
+    python benchmarks/retune.py pairs MODEL --veil VEIL --out DIR [--pairs learned-bare|learned-any]
+                                     [--steps 1000] [--identity W]
+        trains the whole derainer on learned_veil.py's pairs (`learned-bare` by default) with stage 1's loss (the
+        MSE plus the gate term, as `rainloop train` weighs them), plus W times the identity term
+        (stage 2's, relative to the supervised weight): supervised only, no loops. --hold-out
+        a,b,c leaves those built-in train photos out of it, for `margin`.
+    python benchmarks/retune.py margin MODEL --hold-out a,b,c [--dry-db 38]
+        for a derainer trained without those photos: the dry-db at which a gate set on the other train
+        photos' crops (as `rainloop gate` sets it) is as shut as one set on the left-out photos'
+        crops at --dry-db. Scenes a derainer trained on pass more easily than new ones; this says
+        by how much, without looking at the test photos.
 
 Either writes DIR/g3.safetensors with the card's gate setting kept as it was, so next
 `rainloop gate DIR --dry-db 38 --out DIR-g38` sets the gate anew for it and
@@ -24,10 +35,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rainloop import builtin
 from rainloop.models import resolve
-from rainloop.training import batches
+from rainloop.training import batches, losses
 from rainloop.training.derainer_io import FORMAT_KEYS, load_derainer, save_derainer
-from rainloop.training.gate_calibration import shift_gate
+from rainloop.training.gate_calibration import calibrate, dry_crops, shift_gate
 
 CROP = 128
 BATCH = 8  # wet and as many dry
@@ -55,6 +67,59 @@ def train_gate(net, steps: int, seed: int, sky: float = 0.5) -> None:
                   f"{p[BATCH:].mean():.2f}", flush=True)
 
 
+def train_on_pairs(net, pairs: str, veil: str, steps: int, identity: float, sky: float = 0.5) -> None:
+    """Stage 1's step (Adam, betas as `rainloop train`'s), on pairs drawn as learned_veil.py draws them."""
+    import learned_veil
+
+    draw = learned_veil.pair_drawer(pairs, learned_veil.load(veil))
+    source = batches.BuiltinPairs(sky=sky)
+    torch.manual_seed(0)
+    opt = torch.optim.Adam(net.parameters(), 1e-4, betas=(0.5, 0.999))
+    net.train()
+    for step in range(steps):
+        rng = np.random.default_rng([7, step])
+        rainy, clean = zip(*(draw(source, rng, CROP) for _ in range(BATCH)))
+        batch = {"O_s": batches.to_tensor(list(rainy)), "B_s": batches.to_tensor(list(clean))}
+        out, logit = net.derain_with_logit(batch["O_s"])
+        terms = {"mse": losses.mse(out, batch["B_s"]), "gate": losses.gate(net, batch, O_s_logit=logit)}
+        total = terms["mse"] + terms["gate"] / 50  # the edge preset's gate / supervised weights
+        if identity:
+            terms["idt"] = losses.identity(net, batch["B_s"])
+            total = total + identity * terms["idt"]
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+        if step % 100 == 0 or step == steps - 1:
+            print(f"step {step}: " + ", ".join(f"{k} {v.item():.4f}" for k, v in terms.items()), flush=True)
+
+
+def hold_out(names: list[str]) -> None:
+    """Split the built-in train photos: `train` keeps the rest, `held` gets `names`."""
+    unknown = set(names) - set(builtin.TRAIN)
+    if unknown:
+        raise SystemExit(f"--hold-out: not built-in train photos: {', '.join(sorted(unknown))}")
+    builtin.SPLITS["train"] = tuple(n for n in builtin.TRAIN if n not in names)
+    builtin.SPLITS["held"] = tuple(names)
+    builtin._photos.cache_clear()
+
+
+def margin(net, dry_db: float) -> float:
+    """The dry-db on the kept train photos that sets the gate where `dry_db` on the held-out ones does."""
+    def shift(split: str, db: float) -> float:
+        crops = dry_crops(split=split)
+        record = calibrate(net, db, (crops, split))
+        shift_gate(net, -record["logit_shift"])  # calibrate shifted it in place
+        return record["logit_shift"]
+
+    target = shift("held", dry_db)
+    print(f"gate set at {dry_db:g} dB on the held-out photos: logit shift {target:+.2f}")
+    lo, hi = dry_db - 20, dry_db + 40
+    for _ in range(12):  # bisection on dry-db: the shift grows with it
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if shift("train", mid) < target else (lo, mid)
+    return round(hi, 1)
+
+
 @torch.no_grad()
 def scale_layer(net, k: float) -> None:
     """The rain layer is linear in these layers' outputs, so scaling their weights scales it exactly."""
@@ -66,26 +131,50 @@ def scale_layer(net, k: float) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["gate", "scale"])
+    p.add_argument("what", choices=["gate", "scale", "pairs", "margin"])
     p.add_argument("model", help="run folder, g3.safetensors or default")
     p.add_argument("k", nargs="?", type=float, help="scale: the rain layer's factor")
-    p.add_argument("--out", required=True)
-    p.add_argument("--steps", type=int, default=300, help="gate: training steps")
+    p.add_argument("--out", help="where the changed derainer goes (not for margin)")
+    p.add_argument("--hold-out", help="pairs, margin: built-in train photos left out, comma-separated")
+    p.add_argument("--dry-db", type=float, default=38.0, help="margin: the target on the held-out photos")
+    p.add_argument("--steps", type=int, help="gate, pairs: training steps (300, 1000)")
+    p.add_argument("--veil", help="pairs: the generator `learned_veil.py fit` wrote")
+    p.add_argument("--pairs", default="learned-bare", choices=["learned-bare", "learned-any"],
+                   help="pairs: how learned_veil.py makes them")
+    p.add_argument("--identity", type=float, default=0.0, help="pairs: the identity term's weight")
     p.add_argument("--seed", type=int, default=123)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     if args.what == "scale" and args.k is None:
         p.error("scale needs K")
+    if args.what == "pairs" and not args.veil:
+        p.error("pairs needs --veil")
+    if args.what == "margin" and not args.hold_out:
+        p.error("margin needs --hold-out")
+    if args.what != "margin" and not args.out:
+        p.error(f"{args.what} needs --out")
+    if args.hold_out:
+        hold_out(args.hold_out.split(","))
     torch.set_num_threads(args.threads)
     padded, card = load_derainer(resolve(args.model, want="weights"))
     net = padded.net
     meta = {k: v for k, v in card.items() if k not in FORMAT_KEYS}
-    if args.what == "gate":
+    if args.what == "margin":
+        print(f"the same gate on the other train photos: --dry-db {margin(net, args.dry_db)}")
+        return 0
+    if args.what in ("gate", "pairs"):
         # Train the gate as it was trained, not as a camera's setting shifted it; the card then has no setting.
         if meta.pop("gate_calibration", None):
             shift_gate(net, -card["gate_calibration"]["logit_shift"])
+    if args.what == "gate":
+        args.steps = args.steps or 300
         train_gate(net, args.steps, args.seed)
         meta["gate_retrained"] = {"steps": args.steps, "seed": args.seed}
+    elif args.what == "pairs":
+        args.steps = args.steps or 1000
+        train_on_pairs(net, args.pairs, args.veil, args.steps, args.identity)
+        meta["trained_on_pairs"] = {"pairs": args.pairs, "veil": args.veil, "steps": args.steps,
+                                    "identity": args.identity, "held_out": args.hold_out}
     else:
         scale_layer(net, args.k)
         meta["rain_layer_scaled"] = args.k
