@@ -9,10 +9,12 @@
         multiplies the rain layer by K (its last linear layers: the tail, the veil gain and the
         frame tone), for a derainer that removes too little of it: gate_analysis.py's `best scale`.
     python benchmarks/retune.py pairs MODEL --veil VEIL --out DIR [--pairs learned-bare|learned-any]
-                                     [--steps 1000] [--identity W]
+                                     [--steps 1000] [--identity W] [--identity-open W]
         trains the whole derainer on learned_veil.py's pairs (`learned-bare` by default) with stage 1's loss (the
         MSE plus the gate term, as `rainloop train` weighs them), plus W times the identity term
-        (stage 2's, relative to the supervised weight): supervised only, no loops. --hold-out
+        (stage 2's, relative to the supervised weight) and W times the rain layer's L1 on clean
+        frames before the gate (which the gated identity term leaves to the gate): supervised
+        only, no loops. --hold-out
         a,b,c leaves those built-in train photos out of it, for `margin`.
     python benchmarks/retune.py margin MODEL --hold-out a,b,c [--dry-db 38]
         for a derainer trained without those photos: the dry-db at which a gate set on the other train
@@ -20,9 +22,9 @@
         crops at --dry-db. Scenes a derainer trained on pass more easily than new ones; this says
         by how much, without looking at the test photos.
 
-Either writes DIR/g3.safetensors with the card's gate setting kept as it was, so next
-`rainloop gate DIR --dry-db 38 --out DIR-g38` sets the gate anew for it and
-`python benchmarks/quality.py --model DIR-g38` scores it.
+All but margin write DIR/g3.safetensors (gate and pairs train from the gate as trained, undoing
+the card's setting; scale keeps it), so next `rainloop gate DIR --dry-db 38 --out DIR-g38` sets
+the gate for the changed derainer and `python benchmarks/quality.py --model DIR-g38` scores it.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from rainloop.training.derainer_io import FORMAT_KEYS, load_derainer, save_derai
 from rainloop.training.gate_calibration import calibrate, dry_crops, shift_gate
 
 CROP = 128
-BATCH = 8  # wet and as many dry
+BATCH = 8  # pairs a step; gate: wet crops a step, and as many dry
 
 
 def train_gate(net, steps: int, seed: int, sky: float = 0.5) -> None:
@@ -67,7 +69,8 @@ def train_gate(net, steps: int, seed: int, sky: float = 0.5) -> None:
                   f"{p[BATCH:].mean():.2f}", flush=True)
 
 
-def train_on_pairs(net, pairs: str, veil: str, steps: int, identity: float, sky: float = 0.5) -> None:
+def train_on_pairs(net, pairs: str, veil: str, steps: int, identity: float, open_identity: float,
+                   sky: float = 0.5) -> None:
     """Stage 1's step (Adam, betas as `rainloop train`'s), on pairs drawn as learned_veil.py draws them."""
     import learned_veil
 
@@ -86,6 +89,9 @@ def train_on_pairs(net, pairs: str, veil: str, steps: int, identity: float, sky:
         if identity:
             terms["idt"] = losses.identity(net, batch["B_s"])
             total = total + identity * terms["idt"]
+        if open_identity:  # the rain layer itself on clean frames, which the gate cannot hide
+            terms["idt_open"] = net.rain_layer(batch["B_s"])[1].abs().mean()
+            total = total + open_identity * terms["idt_open"]
         opt.zero_grad()
         total.backward()
         opt.step()
@@ -142,7 +148,9 @@ def main(argv=None) -> int:
     p.add_argument("--pairs", default="learned-bare", choices=["learned-bare", "learned-any"],
                    help="pairs: how learned_veil.py makes them")
     p.add_argument("--identity", type=float, default=0.0, help="pairs: the identity term's weight")
-    p.add_argument("--seed", type=int, default=123)
+    p.add_argument("--identity-open", type=float, default=0.0,
+                   help="pairs: weight of the rain layer's L1 on clean frames, before the gate")
+    p.add_argument("--seed", type=int, default=123, help="gate: its crops' draw")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     if args.what == "scale" and args.k is None:
@@ -172,9 +180,10 @@ def main(argv=None) -> int:
         meta["gate_retrained"] = {"steps": args.steps, "seed": args.seed}
     elif args.what == "pairs":
         args.steps = args.steps or 1000
-        train_on_pairs(net, args.pairs, args.veil, args.steps, args.identity)
+        train_on_pairs(net, args.pairs, args.veil, args.steps, args.identity, args.identity_open)
         meta["trained_on_pairs"] = {"pairs": args.pairs, "veil": args.veil, "steps": args.steps,
-                                    "identity": args.identity, "held_out": args.hold_out}
+                                    "identity": args.identity, "identity_open": args.identity_open,
+                                    "held_out": args.hold_out}
     else:
         scale_layer(net, args.k)
         meta["rain_layer_scaled"] = args.k
