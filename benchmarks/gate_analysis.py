@@ -102,14 +102,15 @@ def analyse(model: str, sets: dict[str, list[Path]]) -> dict:
             net.gate = None  # the ungated forward: x - R
             open_ = padded(x)
             net.gate = gate
-            scale, scaled = best_scale(x.numpy(), (x - open_).numpy(), sample.clean)
+            layer = (x - open_).numpy()
+            scale, scaled = best_scale(x.numpy(), layer, sample.clean)
             rows.append({
                 "gate": seen.pop() if gate is not None else 1.0,
                 "psnr_gated": psnr(from_model(shipped.numpy(), "float")[0], sample.clean),
                 "psnr_open": psnr(from_model(open_.numpy(), "float")[0], sample.clean),
                 "psnr_scaled": scaled, "scale": scale,
                 "input_psnr": psnr(sample.rainy, sample.clean),
-                "r": (x - open_).abs().flatten().numpy(),
+                "r": np.abs(layer).ravel(),
             })
         out[name] = summarise(rows, gate is not None)
     return out

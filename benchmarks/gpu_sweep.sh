@@ -172,8 +172,9 @@ elif [ "$SET" = dark ] || [ "$SET" = background ]; then
 elif [ "$SET" = bare ]; then
   D=(--crop 128 --tone on --dark on --stage1-gate on --veil on "${C[@]}" --sky 0.5 --dry-db 38 --dry-stat p5)
   train t128-dark "${D[@]}" &
-  VEILED=${VEIL:-benchmarks/results/learned_veil.safetensors} train bare-dark "${D[@]}" &
-  VEILED=${VEIL:-benchmarks/results/learned_veil.safetensors} train bare-dark-bg "${D[@]}" --translator-background on &
+  VEIL=${VEIL:-benchmarks/results/learned_veil.safetensors}
+  VEILED=$VEIL train bare-dark "${D[@]}" &
+  VEILED=$VEIL train bare-dark-bg "${D[@]}" --translator-background on &
 elif [ "$SET" = resume ]; then
   unfinished=$(python3 - "$RUNS" <<'EOF'
 import json, sys

@@ -42,7 +42,7 @@ from torch import nn
 
 from rainloop import rain
 from rainloop.atomic import atomic_path
-from rainloop.training import batches
+from rainloop.training import batches, losses
 from rainloop.training.batches import RAIN_MIXES, REAL_MIXES, BuiltinReal, draw_intensity
 
 CROP = 128
@@ -111,11 +111,11 @@ def fit(steps: int, seed: int, sky: float, batch: int = 32) -> VeilGenerator:
         i, j = torch.randint(POOL, (2, batch))
         clean = cleans[j].float() / 255
         fake = wet[j] * veiled(gen, clean, torch.randn(batch, NOISE)) + (1 - wet[j]) * clean
-        loss_d = (judge(reals[i].float() / 255) - 1).pow(2).mean() + judge(fake.detach()).pow(2).mean()
+        loss_d = losses.lsgan_real(judge(reals[i].float() / 255)) + losses.lsgan_fake(judge(fake.detach()))
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
-        loss_g = (judge(fake) - 1).pow(2).mean()
+        loss_g = losses.lsgan_real(judge(fake))
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()

@@ -42,9 +42,13 @@ from rainloop.models import resolve
 from rainloop.training import batches, losses
 from rainloop.training.derainer_io import FORMAT_KEYS, load_derainer, save_derainer
 from rainloop.training.gate_calibration import calibrate, dry_crops, shift_gate
+from rainloop.training.presets import get_preset
 
 CROP = 128
 BATCH = 8  # pairs a step; gate: wet crops a step, and as many dry
+# Stage 1 weighs the gate term against the MSE as stage 2 weighs it against the supervised term.
+_WEIGHTS = get_preset("edge")["loss"]
+MSE_OVER_GATE = _WEIGHTS["supervised"] / _WEIGHTS["gate"]
 
 
 def train_gate(net, steps: int, seed: int, sky: float = 0.5) -> None:
@@ -85,7 +89,7 @@ def train_on_pairs(net, pairs: str, veil: str, steps: int, identity: float, open
         batch = {"O_s": batches.to_tensor(list(rainy)), "B_s": batches.to_tensor(list(clean))}
         out, logit = net.derain_with_logit(batch["O_s"])
         terms = {"mse": losses.mse(out, batch["B_s"]), "gate": losses.gate(net, batch, O_s_logit=logit)}
-        total = terms["mse"] + terms["gate"] / 50  # the edge preset's gate / supervised weights
+        total = terms["mse"] + terms["gate"] / MSE_OVER_GATE
         if identity:
             terms["idt"] = losses.identity(net, batch["B_s"])
             total = total + identity * terms["idt"]
@@ -111,9 +115,10 @@ def hold_out(names: list[str]) -> None:
 
 def margin(net, dry_db: float) -> float:
     """The dry-db on the kept train photos that sets the gate where `dry_db` on the held-out ones does."""
+    crops = {split: dry_crops(split=split) for split in ("held", "train")}
+
     def shift(split: str, db: float) -> float:
-        crops = dry_crops(split=split)
-        record = calibrate(net, db, (crops, split))
+        record = calibrate(net, db, (crops[split], split))
         shift_gate(net, -record["logit_shift"])  # calibrate shifted it in place
         return record["logit_shift"]
 
