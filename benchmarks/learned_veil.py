@@ -163,12 +163,14 @@ def learned_veil(gen: VeilGenerator, clean: np.ndarray, rng: np.random.Generator
     return a[0].numpy()[::-1].copy(), np.ascontiguousarray(t[0, 0].numpy())
 
 
-def pair_drawer(kind: str, gen: VeilGenerator | None):
-    """A BuiltinPairs.draw that makes its pairs the `kind` way (module docstring)."""
+def pair_drawer(kind: str, gen: VeilGenerator | None, crops=batches._scene, dry: float | None = None):
+    """A BuiltinPairs.draw that makes its pairs the `kind` way (module docstring), from
+    `crops(rng, crop, sky)`'s clean crops, a `dry` share of them dry (else the mix's)."""
 
     def draw(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, np.ndarray]:
-        clean = batches._scene(rng, crop, self.sky)
-        level = draw_intensity(rng, RAIN_MIXES[self.mix])
+        clean = crops(rng, crop, self.sky)
+        mix = RAIN_MIXES[self.mix] if dry is None else {**RAIN_MIXES[self.mix], "dry": dry}
+        level = draw_intensity(rng, mix)
         if level == 0:
             return clean.copy(), clean
         scene = clean.astype(np.float32) / 255

@@ -9,12 +9,13 @@
         multiplies the rain layer by K (its last linear layers: the tail, the veil gain and the
         frame tone), for a derainer that removes too little of it: gate_analysis.py's `best scale`.
     python benchmarks/retune.py pairs MODEL --veil VEIL --out DIR [--pairs learned-bare|learned-any]
-                                     [--steps 1000] [--identity W] [--identity-open W]
+                                     [--steps 1000] [--identity W] [--identity-open W] [--add dark,veil]
         trains the whole derainer on learned_veil.py's pairs (`learned-bare` by default) with stage 1's loss (the
         MSE plus the gate term, as `rainloop train` weighs them), plus W times the identity term
         (stage 2's, relative to the supervised weight) and W times the rain layer's L1 on clean
         frames before the gate (which the gated identity term leaves to the gate): supervised
-        only, no loops. --hold-out
+        only, no loops. --add gives the derainer the dark channel input and/or the veil gain
+        first, starting at zero (as `rainloop train --init` does). --hold-out
         a,b,c leaves those built-in train photos out of it, for `margin`.
     python benchmarks/retune.py margin MODEL --hold-out a,b,c [--dry-db 38]
         for a derainer trained without those photos: the dry-db at which a gate set on the other train
@@ -42,7 +43,9 @@ from rainloop.models import resolve
 from rainloop.training import batches, losses
 from rainloop.training.derainer_io import FORMAT_KEYS, load_derainer, save_derainer
 from rainloop.training.gate_calibration import calibrate, dry_crops, shift_gate
+from rainloop.training.networks import build_derainer
 from rainloop.training.presets import get_preset
+from rainloop.training.warm_start import load_grown
 
 CROP = 128
 BATCH = 8  # pairs a step; gate: wet crops a step, and as many dry
@@ -73,12 +76,25 @@ def train_gate(net, steps: int, seed: int, sky: float = 0.5) -> None:
                   f"{p[BATCH:].mean():.2f}", flush=True)
 
 
+def jittered_scene(rng: np.random.Generator, crop: int, sky: float) -> np.ndarray:
+    """A clean crop as another camera might give it, half the time: exposure (gamma), white
+    balance, saturation, a fifth of those in monochrome. Twelve photos are few scenes."""
+    img = batches._scene(rng, crop, sky)
+    if rng.random() < 0.5:
+        return img
+    x = (img.astype(np.float32) / 255) ** np.exp(rng.uniform(-0.5, 0.5))
+    x = x * rng.uniform(0.85, 1.15, 3).astype(np.float32)
+    grey = x.mean(2, keepdims=True)
+    x = grey + (0.0 if rng.random() < 0.2 else rng.uniform(0.4, 1.4)) * (x - grey)
+    return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
 def train_on_pairs(net, pairs: str, veil: str, steps: int, identity: float, open_identity: float,
-                   sky: float = 0.5) -> None:
+                   jitter: bool = False, dry: float | None = None, sky: float = 0.5) -> None:
     """Stage 1's step (Adam, betas as `rainloop train`'s), on pairs drawn as learned_veil.py draws them."""
     import learned_veil
 
-    draw = learned_veil.pair_drawer(pairs, learned_veil.load(veil))
+    draw = learned_veil.pair_drawer(pairs, learned_veil.load(veil), jittered_scene if jitter else batches._scene, dry)
     source = batches.BuiltinPairs(sky=sky)
     torch.manual_seed(0)
     opt = torch.optim.Adam(net.parameters(), 1e-4, betas=(0.5, 0.999))
@@ -131,6 +147,14 @@ def margin(net, dry_db: float) -> float:
     return round(hi, 1)
 
 
+def grown(net, spec: dict, switches: list[str], source: str):
+    """The same derainer with more switches on; what it lacks starts at zero, so its output is unchanged."""
+    spec = {**spec, **{k: True for k in switches}}
+    bigger = build_derainer(spec)
+    load_grown(bigger, net.state_dict(), source)
+    return bigger, spec
+
+
 @torch.no_grad()
 def scale_layer(net, k: float) -> None:
     """The rain layer is linear in these layers' outputs, so scaling their weights scales it exactly."""
@@ -155,6 +179,9 @@ def main(argv=None) -> int:
     p.add_argument("--identity", type=float, default=0.0, help="pairs: the identity term's weight")
     p.add_argument("--identity-open", type=float, default=0.0,
                    help="pairs: weight of the rain layer's L1 on clean frames, before the gate")
+    p.add_argument("--jitter", action="store_true", help="pairs: exposure, colour and monochrome jitter of the scenes")
+    p.add_argument("--dry", type=float, help="pairs: the share of dry pairs (the default mix's 0.12)")
+    p.add_argument("--add", help="pairs: switches to add first, comma-separated (dark, veil)")
     p.add_argument("--seed", type=int, default=123, help="gate: its crops' draw")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
@@ -185,10 +212,14 @@ def main(argv=None) -> int:
         meta["gate_retrained"] = {"steps": args.steps, "seed": args.seed}
     elif args.what == "pairs":
         args.steps = args.steps or 1000
-        train_on_pairs(net, args.pairs, args.veil, args.steps, args.identity, args.identity_open)
+        if args.add:
+            net, card["net"] = grown(net, card["net"], args.add.split(","), args.model)
+        train_on_pairs(net, args.pairs, args.veil, args.steps, args.identity, args.identity_open,
+                       args.jitter, args.dry)
         meta["trained_on_pairs"] = {"pairs": args.pairs, "veil": args.veil, "steps": args.steps,
                                     "identity": args.identity, "identity_open": args.identity_open,
-                                    "held_out": args.hold_out}
+                                    "held_out": args.hold_out, "added": args.add, "jitter": args.jitter,
+                                    "dry": args.dry}
     else:
         scale_layer(net, args.k)
         meta["rain_layer_scaled"] = args.k

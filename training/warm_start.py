@@ -44,7 +44,7 @@ def _from_run(model: JRGR, run: Path) -> dict:
     ckpt = load_latest(run / "checkpoints")
     if ckpt is None or not ckpt[1]["g3_ready"]:
         raise RainloopError(f"--init {run}: has no stage-2 checkpoint (no G3 yet); resume that run instead")
-    _load(model.nets, {k[4:]: v for k, v in ckpt[0].items() if k.startswith("net.")}, run)
+    load_grown(model.nets, {k[4:]: v for k, v in ckpt[0].items() if k.startswith("net.")}, run)
     info = ckpt[1]
     return {"step": info["step"], "pretrain_steps": cfg["pretrain_steps"], "seed": cfg["seed"],
             "data": cfg["data"], "train_seconds": round(info.get("train_seconds", 0.0), 1),
@@ -57,7 +57,7 @@ def _from_derainer(model: JRGR, path: Path) -> dict:
         raise RainloopError(f"--init {path}: a {card['net']} derainer, but this run builds {model.cfg['g1']}; "
                             f"use --preset {card.get('preset', 'edge')}")
     for net in (model.nets.g1, model.nets.g3):
-        _load(net, padded.net.state_dict(), path)
+        load_grown(net, padded.net.state_dict(), path)
     return {k: card[k] for k in ("step", "seed", "train_seconds", "init") if k in card}
 
 
@@ -79,7 +79,7 @@ def _head(key: str) -> str | None:
     return next((h for h in HEADS if f".{h}." in f".{key}"), None)
 
 
-def _load(module, state: dict, source: Path) -> None:
+def load_grown(module, state: dict, source) -> None:
     """Strict, except that a head (rain gate, frame tone) the source lacks keeps its initialisation."""
     try:
         missing, unexpected = module.load_state_dict(_add_dark_input(module, state), strict=False)
