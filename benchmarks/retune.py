@@ -10,12 +10,14 @@
         frame tone), for a derainer that removes too little of it: gate_analysis.py's `best scale`.
     python benchmarks/retune.py pairs MODEL --veil VEIL --out DIR [--pairs learned-bare|learned-any]
                                      [--steps 1000] [--identity W] [--identity-open W] [--add dark,veil]
+                                     [--jitter] [--dry SHARE]
         trains the whole derainer on learned_veil.py's pairs (`learned-bare` by default) with stage 1's loss (the
         MSE plus the gate term, as `rainloop train` weighs them), plus W times the identity term
         (stage 2's, relative to the supervised weight) and W times the rain layer's L1 on clean
         frames before the gate (which the gated identity term leaves to the gate): supervised
         only, no loops. --add gives the derainer the dark channel input and/or the veil gain
-        first, starting at zero (as `rainloop train --init` does). --hold-out
+        first, starting at zero (as `rainloop train --init` does). --jitter draws half the scenes
+        as other cameras would give them, --dry sets the share of dry pairs. --hold-out
         a,b,c leaves those built-in train photos out of it, for `margin`.
     python benchmarks/retune.py margin MODEL --hold-out a,b,c [--dry-db 38]
         for a derainer trained without those photos: the dry-db at which a gate set on the other train
@@ -189,6 +191,8 @@ def main(argv=None) -> int:
         p.error("scale needs K")
     if args.what == "pairs" and not args.veil:
         p.error("pairs needs --veil")
+    if args.add and set(args.add.split(",")) - {"dark", "veil"}:
+        p.error("--add takes dark and/or veil")
     if args.what == "margin" and not args.hold_out:
         p.error("margin needs --hold-out")
     if args.what != "margin" and not args.out:
