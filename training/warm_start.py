@@ -80,7 +80,8 @@ def _head(key: str) -> str | None:
 
 
 def load_grown(module, state: dict, source) -> None:
-    """Strict, except that a head (rain gate, frame tone) the source lacks keeps its initialisation."""
+    """Strict, except that what the source lacks starts as networks.EdgeUNet starts it: a head (rain gate,
+    frame tone, veil gain) keeps its initialisation, the dark channel input's first-conv weights are zero."""
     try:
         missing, unexpected = module.load_state_dict(_add_dark_input(module, state), strict=False)
     except RuntimeError as exc:  # a tensor of the wrong shape
