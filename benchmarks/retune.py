@@ -182,7 +182,8 @@ def main(argv=None) -> int:
     p.add_argument("--identity-open", type=float, default=0.0,
                    help="pairs: weight of the rain layer's L1 on clean frames, before the gate")
     p.add_argument("--jitter", action="store_true", help="pairs: exposure, colour and monochrome jitter of the scenes")
-    p.add_argument("--dry", type=float, help="pairs: the share of dry pairs (the default mix's 0.12)")
+    p.add_argument("--dry", type=float,
+                   help=f"pairs: the share of dry pairs (the default mix's {batches.RAIN_MIXES['default']['dry']})")
     p.add_argument("--add", help="pairs: switches to add first, comma-separated (dark, veil)")
     p.add_argument("--seed", type=int, default=123, help="gate: its crops' draw")
     p.add_argument("--threads", type=int, default=2)
@@ -191,6 +192,8 @@ def main(argv=None) -> int:
         p.error("scale needs K")
     if args.what == "pairs" and not args.veil:
         p.error("pairs needs --veil")
+    if args.dry is not None and not 0 <= args.dry <= 1:
+        p.error("--dry is a share of the pairs, 0 to 1")
     if args.add and set(args.add.split(",")) - {"dark", "veil"}:
         p.error("--add takes dark and/or veil")
     if args.what == "margin" and not args.hold_out:
