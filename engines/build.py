@@ -19,8 +19,9 @@ from rainloop.atomic import write_bytes
 from rainloop.engines import available
 from rainloop.engines.cache import (cache_key, compare, default_engine_path, default_timing_cache,
                                     is_current, read_record, store)
+from rainloop.engines.host import is_jetson, this_platform
 from rainloop.engines.onnx_info import inspect_onnx
-from rainloop.engines.plan import BuildPlan, make_plan
+from rainloop.engines.plan import BuildPlan, check_device, make_plan
 from rainloop.engines.shapes import parse_shapes
 from rainloop.errors import RainloopError
 
@@ -65,6 +66,7 @@ def build_engine(onnx_path: str | Path, options: BuildOptions = BuildOptions(), 
     from rainloop.engines import trt
 
     version, device = trt.version(), trt.device_info()
+    check_device(plan, device)
     engine_path = Path(out) if out else default_engine_path(onnx_path, plan.precision)
     key = cache_key(onnx_path, plan, version, device)
     current, reason = is_current(engine_path, key)
@@ -79,14 +81,17 @@ def build_engine(onnx_path: str | Path, options: BuildOptions = BuildOptions(), 
         f"TensorRT {version} on {device['name']} (compute {device['compute_capability']})")
     timing_path = Path(options.timing_cache) if options.timing_cache else default_timing_cache(version, device)
     t0 = time.perf_counter()
-    engine, timing = trt.build_serialized(plan, _read_if_present(timing_path), log)
+    built = trt.build_serialized(plan, _read_if_present(timing_path), log)
     seconds = time.perf_counter() - t0
-    _write(timing_path, lambda: write_bytes(timing_path, timing))
+    _write(timing_path, lambda: write_bytes(timing_path, built.timing_cache))
     record = {**key, "onnx": plan.onnx, "options": asdict(options), "plan": plan.to_dict(),
               "rainloop_version": __version__, "build_seconds": round(seconds, 1),
               "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    _write(engine_path, lambda: store(engine_path, engine, record))
-    log(f"built {engine_path} in {seconds:.1f} s ({len(engine) / 1e6:.1f} MB)")
+    if built.dla_layers is not None:
+        record["dla_layers"] = dict(zip(("dla", "all"), built.dla_layers))
+        log(dla_report(plan.dla_core, *built.dla_layers))
+    _write(engine_path, lambda: store(engine_path, built.engine, record))
+    log(f"built {engine_path} in {seconds:.1f} s ({len(built.engine) / 1e6:.1f} MB)")
     return BuildResult(engine_path, True, reason, seconds)
 
 
@@ -94,19 +99,27 @@ def _plan(onnx_path: str | Path, options: BuildOptions) -> BuildPlan:
     """Check the model and every option, then that TensorRT is here, in that order.
 
     So a wrong model or option is reported on any machine, not hidden behind
-    "TensorRT is not installed".
+    "TensorRT is not installed". Only the rules of a TensorRT version (11.x has
+    no FP16 builder flag) wait for TensorRT itself.
     """
     info = inspect_onnx(onnx_path)
     profile = parse_shapes(options.shapes, info.layout, info.input_dims)
-    have_trt, why_not = available()
-    if have_trt:
-        from rainloop.engines import trt
-    plan = make_plan(info, options.precision, profile, trt.version() if have_trt else None,
-                     workspace_gb=options.workspace_gb, dla_core=options.dla_core,
-                     version_compatible=options.version_compatible, hardware_compat=options.hardware_compat)
-    if not have_trt:
-        raise RainloopError(why_not)
-    return plan
+    settings = {"workspace_gb": options.workspace_gb, "dla_core": options.dla_core,
+                "version_compatible": options.version_compatible,
+                "hardware_compat": options.hardware_compat, "jetson": is_jetson()}
+    make_plan(info, options.precision, profile, None, **settings)
+    require_tensorrt()
+    from rainloop.engines import trt
+
+    return make_plan(info, options.precision, profile, trt.version(), **settings)
+
+
+def dla_report(core: int, on_dla: int, total: int) -> str:
+    """What a DLA build placed where (TensorRT puts every layer the DLA can run there)."""
+    if on_dla == 0:
+        return (f"warning: DLA core {core} takes none of the {total} layers; the engine runs wholly on the GPU "
+                "(see which layers DLA supports in TensorRT's DLA guide)")
+    return f"DLA core {core} runs {on_dla} of {total} layers; {total - on_dla} fall back to the GPU"
 
 
 def refresh_engine(engine_path: str | Path, *, log: Log = _say) -> Path:
@@ -128,7 +141,7 @@ def refresh_engine(engine_path: str | Path, *, log: Log = _say) -> Path:
     require_tensorrt()
     from rainloop.engines import trt
 
-    ok, reason = compare(record, {"tensorrt": trt.version(), "gpu": trt.device_info()})
+    ok, reason = compare(record, {"tensorrt": trt.version(), "gpu": trt.device_info(), "platform": this_platform()})
     if not ok:
         raise RainloopError(f"{engine_path}: {reason}, and its ONNX ({onnx}) is gone to rebuild it from; "
                             "run rainloop build on the ONNX here")

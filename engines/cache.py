@@ -1,14 +1,17 @@
 """Engine cache: a JSON record beside each engine says what it was built from and for.
 
-An engine runs only on the TensorRT version and GPU that built it, and only
-means something for the ONNX, precision and shapes it was built from. The
+An engine runs only on the TensorRT version, GPU and platform (OS and CPU
+architecture) that built it, and only means something for the ONNX,
+precision and shapes it was built from. The
 record (`model.int8.engine.json` beside `model.int8.engine`; the suffix is
 appended so it never clashes with the `model.int8.json` card that export
 writes beside `model.int8.onnx`) holds the cache key plus the engine's own
 hash, so a stale or half-written engine is rebuilt, never silently loaded.
 
 The rainloop version and the workspace size are recorded but not compared:
-neither changes what a built engine computes.
+neither changes what a built engine computes. A field that an older record
+lacks (`platform` before it was added) never matches, so such an engine is
+rebuilt once.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from rainloop.atomic import write_bytes, write_json
 from rainloop.files import sha256_file
+from rainloop.engines.host import this_platform
 from rainloop.engines.plan import BuildPlan
 
 FORMAT = "rainloop-engine/1"
@@ -43,8 +47,9 @@ def default_timing_cache(trt_version: str, device: dict) -> Path:
     return base / f"timing-trt{trt_version}-sm{sm}.cache"
 
 
-def cache_key(onnx_path: str | Path, plan: BuildPlan, trt_version: str, device: dict) -> dict:
-    """Everything that decides whether an existing engine may be reused."""
+def cache_key(onnx_path: str | Path, plan: BuildPlan, trt_version: str, device: dict,
+              host: str | None = None) -> dict:
+    """Everything that decides whether an existing engine may be reused (`host`: this platform by default)."""
     return {
         "format": FORMAT,
         "onnx_sha256": sha256_file(onnx_path),
@@ -58,6 +63,7 @@ def cache_key(onnx_path: str | Path, plan: BuildPlan, trt_version: str, device: 
         "hardware_compat": plan.hardware_compat,
         "tensorrt": trt_version,
         "gpu": {"name": device["name"], "compute_capability": device["compute_capability"]},
+        "platform": host or this_platform(),
     }
 
 
@@ -125,6 +131,9 @@ def _reason(field: str, have, want) -> str:
         return f"built with TensorRT {have}, this is TensorRT {want}"
     if field == "gpu":
         return f"built for {_gpu(have)}, this GPU is {_gpu(want)}"
+    if field == "platform":
+        return (f"built on {have}, this is {want}" if have else
+                f"its record names no platform (an older rainloop wrote it), this is {want}")
     if field == "shapes" and isinstance(have, dict):
         return f"built for shapes {_shapes(have)}, {_shapes(want)} requested"
     if field == "format":

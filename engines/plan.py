@@ -10,6 +10,10 @@ TensorRT module only applies a plan. The rules follow TensorRT's direction
   FP16 builder flag on TensorRT 10.x only (deprecated since 10.12, removed
   in 11), otherwise the user must export with `--precision fp16`.
 - `fp32`: needs an FP32 ONNX.
+
+Options the hardware rules out are refused here too: DLA runs one fixed input
+shape (with a range, GPU fallback would quietly put every layer on the GPU),
+and hardware-compatible engines exist only for Ampere and newer desktop GPUs.
 """
 
 from __future__ import annotations
@@ -61,21 +65,23 @@ def trt_major(version: str | None) -> int:
 
 def make_plan(info: OnnxInfo, precision: str, profile: Profile, trt_version: str | None, *,
               workspace_gb: float | None = None, dla_core: int | None = None,
-              version_compatible: bool = False, hardware_compat: str | None = None) -> BuildPlan:
+              version_compatible: bool = False, hardware_compat: str | None = None,
+              jetson: bool = False) -> BuildPlan:
     """The build for `info` at the requested `precision` on TensorRT `trt_version`.
 
     With `trt_version` None every option is still checked, so a machine without
     TensorRT reports a wrong model or option before saying TensorRT is missing.
+    `jetson`: the build runs on a Jetson.
     """
     if precision not in PRECISIONS:
         raise RainloopError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     resolved, strongly_typed, flags, notes = _precision_rule(info, precision, trt_major(trt_version))
     if dla_core is not None:
-        flags += _dla_flags(info, resolved, dla_core, hardware_compat)
+        flags += _dla_flags(info, resolved, dla_core, hardware_compat, profile)
     if version_compatible:
         flags += ("VERSION_COMPATIBLE",)
-    if hardware_compat is not None and hardware_compat not in HARDWARE_COMPAT:
-        raise RainloopError(f"--hardware-compat {hardware_compat!r}: the only level is ampere+")
+    if hardware_compat is not None:
+        _check_hardware_compat(hardware_compat, jetson)
     return BuildPlan(
         onnx=info.path, input_name=info.input_name, output_name=info.output_name,
         layout=info.layout, io_dtype=info.io_dtype, precision=resolved,
@@ -105,7 +111,8 @@ def _precision_rule(info: OnnxInfo, precision: str, major: int):
                         f"--precision {have} or best, not {precision}")
 
 
-def _dla_flags(info: OnnxInfo, precision: str, core: int, hardware_compat: str | None) -> tuple[str, ...]:
+def _dla_flags(info: OnnxInfo, precision: str, core: int, hardware_compat: str | None,
+               profile: Profile) -> tuple[str, ...]:
     if core < 0:
         raise RainloopError(f"--dla {core}: DLA cores are numbered from 0")
     if precision not in ("fp16", "int8"):
@@ -113,8 +120,30 @@ def _dla_flags(info: OnnxInfo, precision: str, core: int, hardware_compat: str |
                             f"{precision.upper()}; use an FP16 export or an INT8 (Q/DQ) model with --dla")
     if hardware_compat is not None:
         raise RainloopError("--hardware-compat is for desktop GPUs and cannot be combined with --dla")
+    if not profile.min == profile.opt == profile.max:
+        # DLA takes a layer only when min = opt = max; with GPU fallback a range
+        # builds fine and silently runs every layer on the GPU.
+        raise RainloopError(f"--dla {core}: DLA runs one fixed input shape and the profile is {profile}; "
+                            "give one size (--shapes 1280x720) or build a --static export")
     # Layers DLA cannot run go to the GPU instead of failing the build.
     return ("GPU_FALLBACK",)
+
+
+def _check_hardware_compat(level: str, jetson: bool) -> None:
+    if level not in HARDWARE_COMPAT:
+        raise RainloopError(f"--hardware-compat {level!r}: the only level is ampere+")
+    if jetson:
+        raise RainloopError(f"--hardware-compat {level}: TensorRT offers it for desktop GPUs only; "
+                            "a Jetson engine runs on the Jetson and JetPack that built it (leave the option out)")
+
+
+def check_device(plan: BuildPlan, device: dict) -> None:
+    """What the GPU itself rules out, checked as soon as it is known and before anything is built."""
+    cc = tuple(int(p) for p in device["compute_capability"].split("."))
+    if plan.hardware_compat == "ampere+" and cc < (8, 0):
+        raise RainloopError(f"--hardware-compat ampere+: this GPU, {device['name']} (compute "
+                            f"{device['compute_capability']}), predates Ampere (8.0), so TensorRT cannot "
+                            "build such an engine on it; leave the option out or build on an Ampere or newer GPU")
 
 
 def _workspace(gb: float | None) -> int | None:

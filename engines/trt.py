@@ -13,15 +13,20 @@ makes it current on the importing thread only, while the runtime calls the
 engine from a worker thread, and TensorRT itself (CUDA runtime API) works in
 the device's primary context. The runner retains that primary context and
 pushes it around each call, so TensorRT and pycuda share one context and any
-thread may call the runner (one call at a time). NVIDIA's current samples use
-cuda-python (`cuda.bindings`) for the same job; it would be the replacement
-if pycuda ever becomes unavailable on a platform.
+thread may call the runner (one call at a time). Only closing is tied to a
+thread: pycuda releases a retained context solely from the thread that
+retained it (from another it skips the release and the context leaks), so
+`close()` must come from the thread that opened the runner, and refuses
+otherwise. NVIDIA's current samples use cuda-python (`cuda.bindings`) for the
+same job; it would be the replacement if pycuda ever becomes unavailable on a
+platform.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -56,9 +61,15 @@ def device_info(index: int = 0) -> dict:
 # --------------------------------------------------------------------------
 
 
-def build_serialized(plan: BuildPlan, timing_cache: bytes | None,
-                     log: Callable[[str], None]) -> tuple[bytes, bytes]:
-    """Build the engine `plan` describes -> (engine bytes, updated timing cache bytes)."""
+@dataclass(frozen=True)
+class Built:
+    engine: bytes
+    timing_cache: bytes  # the updated cache, to save for the next build
+    dla_layers: tuple[int, int] | None  # DLA builds: (layers on the DLA, all layers)
+
+
+def build_serialized(plan: BuildPlan, timing_cache: bytes | None, log: Callable[[str], None]) -> Built:
+    """Build the engine `plan` describes."""
     builder = trt.Builder(_LOGGER)
     network = builder.create_network(_network_flags(plan))
     parser = trt.OnnxParser(network, _LOGGER)
@@ -66,6 +77,7 @@ def build_serialized(plan: BuildPlan, timing_cache: bytes | None,
         raise RainloopError(f"{plan.onnx}: TensorRT cannot parse it: {_first_parser_error(parser)}")
     config = builder.create_builder_config()
     _configure(builder, config, plan)
+    dla_layers = _dla_layers(network, config) if plan.dla_core is not None else None
     _use_timing_cache(config, timing_cache, log)
     monitor = _progress_monitor(log)
     if monitor is not None:
@@ -73,7 +85,7 @@ def build_serialized(plan: BuildPlan, timing_cache: bytes | None,
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise RainloopError(f"{plan.onnx}: TensorRT could not build an engine (its messages above say why)")
-    return bytes(serialized), bytes(config.get_timing_cache().serialize())
+    return Built(bytes(serialized), bytes(config.get_timing_cache().serialize()), dla_layers)
 
 
 def _network_flags(plan: BuildPlan) -> int:
@@ -89,7 +101,8 @@ def _first_parser_error(parser) -> str:
     err = parser.get_error(0)
     where = [getattr(err, attr)() for attr in ("node_name", "node_operator") if hasattr(err, attr)]
     where = " ".join(w for w in where if w)
-    return err.desc().splitlines()[0] + (f" (node {where})" if where else "")
+    lines = (err.desc() or "").strip().splitlines()
+    return (lines[0] if lines else "no description") + (f" (node {where})" if where else "")
 
 
 def _configure(builder, config, plan: BuildPlan) -> None:
@@ -104,12 +117,19 @@ def _configure(builder, config, plan: BuildPlan) -> None:
         config.hardware_compatibility_level = trt.HardwareCompatibilityLevel.AMPERE_PLUS
     if plan.dla_core is not None:
         if plan.dla_core >= builder.num_DLA_cores:
-            raise RainloopError(f"--dla {plan.dla_core}: this device has {builder.num_DLA_cores} DLA cores")
+            raise RainloopError(f"--dla {plan.dla_core}: this device has {builder.num_DLA_cores} DLA cores "
+                                "(Jetson AGX Orin and Orin NX have them; desktop GPUs and the Orin Nano do not)")
         config.default_device_type = trt.DeviceType.DLA
         config.DLA_core = plan.dla_core
     profile = builder.create_optimization_profile()
     profile.set_shape(plan.input_name, plan.profile.min, plan.profile.opt, plan.profile.max)
     config.add_optimization_profile(profile)
+
+
+def _dla_layers(network, config) -> tuple[int, int]:
+    """With the DLA as the default device, TensorRT places there every layer it can run on it."""
+    layers = [network.get_layer(i) for i in range(network.num_layers)]
+    return sum(bool(config.can_run_on_DLA(layer)) for layer in layers), len(layers)
 
 
 def _use_timing_cache(config, blob: bytes | None, log: Callable[[str], None]) -> None:
@@ -160,14 +180,17 @@ class TensorRTRunner:
 
     `runner(x)` takes a batch in the engine's own input layout and dtype
     (`input_dtype`, NCHW float or NHWC uint8) and returns the output batch.
-    Not for concurrent calls: one call at a time, from any thread.
+    Not for concurrent calls: one call at a time, from any thread; `close()`
+    from the thread that created it (see the module's notes on the CUDA context).
     """
 
     def __init__(self, engine_path: str | Path, device: int = 0):
         engine_path = Path(engine_path)
         if not engine_path.is_file():
             raise RainloopError(f"{engine_path}: no such engine file")
+        self.path = engine_path
         device_info(device)  # one-line error when there is no GPU
+        self._owner = threading.get_ident()
         self._ctx = cuda.Device(device).retain_primary_context()
         self._ctx.push()
         try:
@@ -187,6 +210,13 @@ class TensorRTRunner:
             # Version-compatible plans carry their own lean runtime (host code);
             # allowed only for engines rainloop built itself.
             self._runtime.engine_host_code_allowed = True
+        core = record.get("dla_core")
+        if core is not None:
+            # The core is the runtime's choice at load time, not the engine's.
+            if core >= self._runtime.num_DLA_cores:
+                raise RainloopError(f"{engine_path}: built for DLA core {core} and this device has "
+                                    f"{self._runtime.num_DLA_cores} DLA cores; rebuild it with rainloop build")
+            self._runtime.DLA_core = core
         self._engine = self._runtime.deserialize_cuda_engine(engine_path.read_bytes())
         if self._engine is None:
             raise RainloopError(f"{engine_path}: TensorRT {trt.__version__} cannot load this engine "
@@ -205,7 +235,7 @@ class TensorRTRunner:
         self.input_shape_range = (lo, hi)
         self.layout = "nhwc" if self.input_dtype == np.uint8 else "nchw"
         self._context = self._engine.create_execution_context()
-        self._context.set_input_shape(self.input_name, hi)
+        self._set_shape(hi)
         out_max = tuple(self._context.get_tensor_shape(self.output_name))
         if min(out_max) < 0:
             raise RainloopError(f"{engine_path}: output {self.output_name!r} has a data-dependent shape")
@@ -233,8 +263,13 @@ class TensorRTRunner:
         finally:
             self._ctx.pop()
 
+    def _set_shape(self, shape: tuple[int, ...]) -> None:
+        if not self._context.set_input_shape(self.input_name, tuple(shape)):
+            raise RainloopError(f"{self.path}: TensorRT refused input shape {tuple(shape)} "
+                                "(its message above says why)")
+
     def _run(self, x: np.ndarray) -> np.ndarray:
-        self._context.set_input_shape(self.input_name, x.shape)
+        self._set_shape(x.shape)
         out_shape = tuple(self._context.get_tensor_shape(self.output_name))
         h_in = self._h_in[:x.size]
         np.copyto(h_in.reshape(x.shape), x)
@@ -249,6 +284,9 @@ class TensorRTRunner:
     def close(self) -> None:
         if self._ctx is None:
             return
+        if threading.get_ident() != self._owner:
+            raise RuntimeError("close a TensorRTRunner from the thread that opened it: pycuda releases "
+                               "its CUDA context only there")
         self._ctx.push()
         try:
             self._release()

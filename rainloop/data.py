@@ -295,10 +295,15 @@ def _rainy_folder(root: Path) -> Path:
 def open_unpaired(path: str | os.PathLike, every: int = 1) -> ImageSet | VideoFrames | VideoFolder:
     """Rainy images without ground truth: a folder (searched recursively; a JRGR root
     gives its Ot/, another paired layout its rainy half), a single image, a video
-    file, or a folder of videos (no images in it); every `every`-th image or frame."""
-    path = Path(path)
+    file, a folder of videos (no images in it), or a ROS 2 bag's image topic
+    (`bag://recording?topic=/camera/image_raw`); every `every`-th image or frame."""
     if every < 1:
         raise RainloopError(f"every={every}: must be 1 or more")
+    if str(path).startswith("bag://"):
+        from rainloop.runtime.bags import BagFrames  # footage by URI is the runtime's source layer
+
+        return BagFrames(str(path), every)
+    path = Path(path)
     if not path.exists():
         raise RainloopError(f"{path}: no such file or folder")
     if path.is_file():
@@ -318,27 +323,26 @@ def open_unpaired(path: str | os.PathLike, every: int = 1) -> ImageSet | VideoFr
 def spread_frames(source: str | os.PathLike, n: int, size: tuple[int, int] | None, desc: str = "reading frames",
                   progress: bool = True) -> list[np.ndarray]:
     """Up to n BGR uint8 frames of `size` (w, h; None: as they are) spread evenly over a folder of
-    images, a video or a folder of videos, so that they span the whole footage rather than its first seconds."""
+    images, a video, a folder of videos or a bag:// topic, so that they span the whole footage rather than
+    its first seconds."""
     from tqdm import tqdm
 
     from rainloop.frames import resize_to
 
     if n < 1:
         raise RainloopError(f"--n {n}: need at least one frame")
-    source = Path(source)
     samples = _spread(open_unpaired(source), source, n)
     samples = tqdm(samples, total=n, desc=desc, unit="frame", leave=False, disable=not progress)
     return [s.rainy if size is None else resize_to(s.rainy, size) for s in samples]
 
 
 def dry_pairs(source: str | os.PathLike, n: int) -> list[Sample]:
-    """Up to n frames of dry footage (a folder of images, a video, a folder of videos), spread
-    over it, each paired with itself: a derainer should hand a rainless frame back unchanged."""
-    source = Path(source)
+    """Up to n frames of dry footage (a folder of images, a video, a folder of videos, a bag:// topic),
+    spread over it, each paired with itself: a derainer should hand a rainless frame back unchanged."""
     return [Sample(s.rainy, s.rainy, s.name) for s in _spread(open_unpaired(source), source, n)]
 
 
-def _spread(images, source: Path, n: int):
+def _spread(images, source: str | os.PathLike, n: int):
     """Up to n samples: evenly indexed in a folder; every k-th frame of videos, k = length // n."""
     if isinstance(images, Sequence):
         picks = np.unique(np.linspace(0, len(images) - 1, min(n, len(images))).round().astype(int))

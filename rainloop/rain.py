@@ -38,6 +38,19 @@ the camera (farther toward the top), the airlight grey with a slight tint.
   compression at a random quality.
 The numeric ranges are tuned by eye; the structure follows the papers.
 
+`broad` -- no single look: every draw picks its own mix from wide ranges,
+because real rain on a user's camera can look like any of the above and more.
+One to five streak layers, each with its own density (sparse drizzle to the
+dense sheets of Rain100H), length (short drops to long motion-blurred
+streaks), width, defocus, brightness and direction around a common wind;
+sometimes splashes (short, wide, bright drops); added, screen-blended or
+alpha-blended toward the scene's own light (or a lamp's, at night); a veil
+only some of the time; night scenes (the clean photo darkened, streaks lit);
+sensor noise and JPEG. `render_pair` applies the camera (exposure, noise,
+JPEG) to both sides of a pair with one noise draw, so the only difference a
+derainer learns to remove is the rain itself: never the noise, the tone or
+the colour of a frame without a veil.
+
 `render_sequence` keeps one rain field (drop positions, layers, wind angle,
 veil) and moves every drop along its angle each frame, near layers faster
 than far ones, with a few drops respawned and fresh noise per frame.
@@ -54,7 +67,7 @@ import numpy as np
 
 from rainloop.errors import RainloopError
 
-STYLES = ("streak", "streak-fog", "physics")
+STYLES = ("streak", "streak-fog", "physics", "broad")
 
 # A drop moves this many streak lengths between frames: the exposure covers
 # only part of the frame interval (e.g. 1/60 s exposure at 30 fps -> ~2).
@@ -91,6 +104,7 @@ class _Field:
     size: tuple[int, int]       # (w, h)
     layers: list[_Layer]
     screen: bool = False        # streak style: screen blend instead of addition
+    blend: str = ""             # broad: "add", "screen" or "alpha" (toward `radiance`)
     radiance: np.ndarray = None  # physics: HxWx3 streak radiance in [0, 1]
     transmission: np.ndarray = None  # physics: HxW veil transmission T
     airlight: np.ndarray = None      # physics: HxWx3 atmospheric light A (constant)
@@ -236,6 +250,95 @@ def _physics_field(scene: np.ndarray, rng: np.random.Generator, intensity: float
     )
 
 
+def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def _broad_layer(rng: np.random.Generator, intensity: float, wind: float, first: bool) -> _Layer:
+    angle = wind + rng.normal(0, 3 if first else 12)
+    length = _log_uniform(rng, 3, 10 + 70 * intensity)
+    width = int(rng.choice((1, 1, 1, 2, 2, 3)))
+    defocus = float(rng.uniform(0.3, 2.0)) if rng.random() < 0.4 else 0.0
+    # Per-pixel drop density, log-uniform: sparse drizzle to Rain100H's sheets.
+    density = _log_uniform(rng, 2e-4, 2e-3 + 0.05 * intensity) / width
+    opacity = rng.uniform(0.25, 0.55) + 0.45 * intensity * rng.random()
+    return _Layer(line_kernel(length, angle, width), density, opacity, _fall_step(length, angle, rng), defocus)
+
+
+def _splash_layer(rng: np.random.Generator, intensity: float) -> _Layer:
+    width = int(rng.integers(2, 4))
+    return _Layer(line_kernel(rng.uniform(1, 3), rng.uniform(0, 180), width),
+                  _log_uniform(rng, 1e-4, 5e-4 + 2e-3 * intensity), rng.uniform(0.3, 0.8),
+                  (rng.uniform(-1, 1), rng.uniform(-1, 1)), float(rng.uniform(0, 1)))
+
+
+def _broad_field(scene: np.ndarray, rng: np.random.Generator, intensity: float, night: bool) -> _Field:
+    h, w = scene.shape[:2]
+    wind = rng.uniform(-30, 30) if rng.random() < 0.85 else rng.uniform(-60, 60)
+    layers = [_broad_layer(rng, intensity, wind, k == 0) for k in range(int(rng.integers(1, 3 + round(2 * intensity))))]
+    if rng.random() < 0.25:
+        layers.append(_splash_layer(rng, intensity))
+    blend = str(rng.choice(("add", "screen", "alpha")))
+    if night:  # lamps light the drops: bright streaks over a dark scene
+        lamp = rng.uniform(0.7, 1.0) * np.asarray([rng.uniform(0.6, 1.0), rng.uniform(0.8, 1.0), 1.0], np.float32)
+        radiance = np.broadcast_to(lamp, scene.shape).copy()
+        blend = "alpha"
+    else:
+        radiance = _rain_radiance(scene, rng)
+    fld = _Field((w, h), layers, blend=blend, radiance=radiance)
+    if rng.random() < 0.35:  # a veil only some of the time: most frames must keep their tone
+        depth = _pseudo_depth((w, h), rng)
+        beta = intensity * rng.uniform(0.2, 1.2)
+        fld.transmission = _upsample(np.exp(-beta * depth), (w, h))
+        airlight = 0.8 * rng.uniform(0.6, 0.95) + 0.2 * np.asarray(cv2.mean(scene)[:3])
+        fld.airlight = np.broadcast_to(airlight.astype(np.float32), scene.shape).copy()
+    return fld
+
+
+def _compose_broad(scene: np.ndarray, fld: _Field, t: int, gains) -> np.ndarray:
+    """Rain over the (already camera-exposed) scene, float32 in [0, 1]; noise and JPEG come after."""
+    out = scene
+    if fld.transmission is not None:
+        out = cv2.blendLinear(out, fld.airlight, fld.transmission, 1 - fld.transmission)
+    rain = sum(g * _streak_map(layer, fld.size, t) for layer, g in zip(fld.layers, gains))
+    rain = np.minimum(rain, 1.0)[..., None]
+    if fld.blend == "add":
+        return np.minimum(out + rain, 1.0)
+    if fld.blend == "screen":
+        return 1 - (1 - out) * (1 - rain)
+    return out + (fld.radiance - out) * rain
+
+
+class _Camera:
+    """Exposure (night), sensor noise and JPEG, drawn once per pair or clip."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.night = rng.random() < 0.15
+        self.exposure = rng.uniform(0.15, 0.45) if self.night else 1.0
+        self.gamma = rng.uniform(1.0, 1.6) if self.night else 1.0
+        self.noise = ((rng.uniform(1e-4, 2e-3), rng.uniform(0.3, 4.0) ** 2 / 255 ** 2)
+                      if rng.random() < 0.7 else (0.0, 0.0))
+        self.jpeg = int(rng.integers(50, 98)) if rng.random() < 0.7 else 0
+
+    def expose(self, scene: np.ndarray) -> np.ndarray:
+        if not self.night:
+            return scene
+        return np.power(scene, np.float32(self.gamma)) * np.float32(self.exposure)
+
+    def record(self, images: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+        """The same noise draw on every image (a pair differs by its rain alone), then JPEG."""
+        a, b = self.noise
+        if a or b:
+            noise = _gaussian(images[0].shape, rng)
+            noise *= cv2.sqrt(np.clip(images[-1], 0, 1) * a + b)
+            images = [im + noise for im in images]
+        out = [_to_uint8(im) for im in images]
+        if self.jpeg:
+            out = [cv2.imdecode(cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg])[1], cv2.IMREAD_COLOR)
+                   for im in out]
+        return out
+
+
 def _fog(scene: np.ndarray, rng: np.random.Generator, intensity: float) -> np.ndarray:
     h, w = scene.shape[:2]
     depth = np.linspace(rng.uniform(0.8, 1.3), rng.uniform(0.1, 0.4), h, dtype=np.float32)[:, None]
@@ -302,6 +405,9 @@ def _frames(clean: np.ndarray, n_frames: int, rng: np.random.Generator, style: s
         return
     scene = np.multiply(clean, np.float32(1 / 255), dtype=np.float32)
     size = (clean.shape[1], clean.shape[0])
+    if style == "broad":
+        yield from _broad_frames(scene, n_frames, rng, intensity)
+        return
     fld = (_physics_field(scene, rng, intensity) if style == "physics"
            else _streak_field(size, rng, intensity))
     if style == "streak-fog":
@@ -317,6 +423,40 @@ def _frames(clean: np.ndarray, n_frames: int, rng: np.random.Generator, style: s
             yield _compose_physics(scene, fld, t, gains, rng)
         else:
             yield _compose_streak(scene, fld, t, gains)
+
+
+def _broad_frames(scene: np.ndarray, n_frames: int, rng: np.random.Generator, intensity: float,
+                  camera: _Camera | None = None) -> Iterator[np.ndarray]:
+    """Rainy frames of one scene; with `camera`, pairs (rainy, clean as the camera records it)."""
+    cam = camera or _Camera(rng)
+    scene = cam.expose(scene)
+    fld = _broad_field(scene, rng, intensity, cam.night)
+    for layer in fld.layers:
+        _seed_drops(layer, fld.size, rng)
+    for t in range(n_frames):
+        if t:
+            _respawn(fld, rng)
+        gains = [layer.opacity * (rng.uniform(0.9, 1.1) if t else 1.0) for layer in fld.layers]
+        rainy = _compose_broad(scene, fld, t, gains) if intensity > 0 else scene
+        if camera is None:
+            yield cam.record([rainy], rng)[0]
+        else:
+            yield tuple(cam.record([rainy, scene], rng))
+
+
+def render_pair(clean: np.ndarray, rng: np.random.Generator, style: str = "broad",
+                intensity: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """A training pair (rainy, clean) from a clean BGR uint8 image.
+
+    For `broad` the clean side is the photo as the same camera records it (night exposure,
+    the same noise draw, JPEG): the pair differs by its rain alone. Other styles return
+    the photo itself as the clean side.
+    """
+    _check(clean, style, intensity)
+    if style != "broad":
+        return render(clean, rng, style, intensity), clean
+    scene = np.multiply(clean, np.float32(1 / 255), dtype=np.float32)
+    return next(_broad_frames(scene, 1, rng, intensity, camera=_Camera(rng)))
 
 
 def _respawn(fld: _Field, rng: np.random.Generator) -> None:

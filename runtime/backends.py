@@ -61,14 +61,30 @@ def resolve_providers(requested: str | Sequence[str] | None) -> list[str]:
     return chosen
 
 
-def _provider_options(name: str):
-    if name != "TensorrtExecutionProvider":
-        return name
+def tensorrt_provider_options(path: Path):
+    """ONNX Runtime's TensorRT provider options for a derainer -> (options, the profile or None).
+
+    The builder must be allowed the graph's own precision (a Q/DQ graph fails to
+    build without INT8, onnxruntime issue 13381), and a dynamic input gets the
+    profile `rainloop build` uses by default: without one, every frame size the
+    provider has not seen rebuilds its engine mid-stream.
+    """
+    from rainloop.engines.onnx_info import inspect_onnx
+    from rainloop.engines.shapes import parse_shapes
+
+    info = inspect_onnx(path)
     # Building TensorRT engines takes minutes on a Jetson; build once, reuse across runs.
     cache = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "rainloop" / "ort-tensorrt"
     cache.mkdir(parents=True, exist_ok=True)
-    return name, {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache),
-                  "trt_timing_cache_enable": True}
+    options = {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache),
+               "trt_timing_cache_enable": True,
+               "trt_fp16_enable": info.precision == "fp16", "trt_int8_enable": info.precision == "int8"}
+    if None not in info.input_dims:
+        return options, None
+    profile = parse_shapes(None, info.layout, info.input_dims)
+    for bound, shape in zip(("min", "opt", "max"), (profile.min, profile.opt, profile.max)):
+        options[f"trt_profile_{bound}_shapes"] = f"{info.input_name}:{'x'.join(map(str, shape))}"
+    return options, profile
 
 
 def _graph_precision(path: Path) -> str:
@@ -84,10 +100,14 @@ class OnnxBackend:
         import onnxruntime as ort
 
         chosen = resolve_providers(providers)
+        trt_options, trt_profile = (tensorrt_provider_options(path) if "TensorrtExecutionProvider" in chosen
+                                    else (None, None))
         options = ort.SessionOptions()
         options.log_severity_level = 3  # provider fallbacks are reported through `backend`, not log spam
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=[_provider_options(p) for p in chosen])
+            self.session = ort.InferenceSession(
+                str(path), options,
+                providers=[(p, trt_options) if p == "TensorrtExecutionProvider" else p for p in chosen])
         except Exception as exc:  # ORT raises several pybind types for unreadable models
             raise RainloopError(f"{path}: not a loadable ONNX model ({_first_line(exc)})") from None
         kind = self.session.get_modelmeta().custom_metadata_map.get("rainloop.kind", "derainer")
@@ -99,6 +119,10 @@ class OnnxBackend:
         self.precision = _graph_precision(path)
         used = self.session.get_providers()[0]
         self.name = f"onnxruntime/{_PROVIDER_LABELS.get(used, used.replace('ExecutionProvider', ''))}"
+        batch = self.session.get_inputs()[0].shape[0]
+        self.max_batch = batch if isinstance(batch, int) and batch > 0 else None
+        if self.max_batch is None and used == "TensorrtExecutionProvider" and trt_profile is not None:
+            self.max_batch = trt_profile.max[0]  # a larger batch would rebuild the engine
 
     def _check_io(self, path: Path):
         inputs = self.session.get_inputs()
@@ -149,6 +173,7 @@ class TensorRTBackend:
 
         # open_engine checks the engine still fits this TensorRT and GPU (rebuilding it if its ONNX is there).
         self.runner = open_engine(path)
+        self.max_batch = self.runner.input_shape_range[1][0]
         self.dtype = np.dtype(self.runner.input_dtype)
         self.io = "uint8" if self.dtype == np.uint8 else "float"
         self.precision = _engine_precision(path)
@@ -165,6 +190,7 @@ class TorchBackend:
     dtype = np.dtype(np.float32)
     precision = "fp32"
     static_size = None
+    max_batch = None
 
     def __init__(self, path: Path):
         if importlib.util.find_spec("torch") is None:
@@ -246,6 +272,10 @@ def remove_scaled(frame: np.ndarray, small: np.ndarray, derained: np.ndarray) ->
     return cv2.subtract(frame, resize_to(removed, (frame.shape[1], frame.shape[0])), dtype=cv2.CV_8U)
 
 
+def _stack(frames: list[np.ndarray]) -> np.ndarray:
+    return frames[0][None] if len(frames) == 1 else np.stack(frames)  # one frame: a view, no copy
+
+
 class Derainer:
     """Derain BGR uint8 frames with any rainloop model.
 
@@ -284,13 +314,12 @@ class Derainer:
         return self.derain_batch([frame])[0]
 
     def derain_batch(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Derain several frames; same-shaped inputs go through the model as one batch."""
+        """Derain several frames; same-shaped inputs go through the model together, as many at a
+        time as it takes (one at a time through a graph or engine fixed to batch 1)."""
         frames = [as_bgr(f) for f in frames]
         inputs = [resize_to(f, self.size) if self.size else f for f in frames]
-        if len({f.shape for f in inputs}) == 1 and not self._backend.static_size:  # static graphs take one frame
-            outputs = list(self._infer(np.stack(inputs) if len(inputs) > 1 else inputs[0][None]))
-        else:
-            outputs = [self._infer(f[None])[0] for f in inputs]
+        step = (self._backend.max_batch or len(inputs)) if len({f.shape for f in inputs}) == 1 else 1
+        outputs = [y for i in range(0, len(inputs), step) for y in self._infer(_stack(inputs[i:i + step]))]
         return [out if inp is f else remove_scaled(f, inp, out) for f, inp, out in zip(frames, inputs, outputs)]
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:

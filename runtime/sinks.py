@@ -1,4 +1,4 @@
-"""Frame sinks: a window, a video file, image files, or nothing.
+"""Frame sinks: a window, a video file, image files, a ROS 2 bag (runtime.bags), or nothing.
 
 `write(image, name)` takes a BGR uint8 frame (`name` is the source file name
 where there is one). `close()` finalises the output. A sink sets
@@ -135,7 +135,7 @@ class ImageFolderSink(Sink):
 
 
 def open_sink(uri: str | SinkSpec, fps: float | None = None) -> Sink:
-    """Open a sink by URI (display://0, none, a video file, an image, a folder).
+    """Open a sink by URI (display://0, none, a video file, an image, a folder, bag://).
     `fps` is the video file's frame rate (the source's, where known)."""
     spec = uri if isinstance(uri, SinkSpec) else parse_sink(uri)
     if spec.kind == "none":
@@ -146,4 +146,8 @@ def open_sink(uri: str | SinkSpec, fps: float | None = None) -> Sink:
         return VideoSink(spec.target, spec.codec, fps)
     if spec.kind == "image":
         return ImageFileSink(spec.target)
+    if spec.kind == "bag":
+        from rainloop.runtime.bags import BagSink  # bags builds on this module
+
+        return BagSink(spec)
     return ImageFolderSink(spec.target)

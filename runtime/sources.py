@@ -1,4 +1,4 @@
-"""Frame sources: cameras, streams, video files and images, all returning BGR uint8 frames.
+"""Frame sources: cameras, streams, video files, images and ROS 2 bags, all returning BGR uint8 frames.
 
 A source's `read()` gives the next frame or None. For a file None means the
 end; for a live source (camera, stream) it means the device went away, and
@@ -164,4 +164,8 @@ def open_source(uri: str | int | SourceSpec) -> Source:
     spec = uri if isinstance(uri, SourceSpec) else parse_source(uri)
     if spec.kind in ("image", "images"):
         return ImageSource(spec)
+    if spec.kind == "bag":
+        from rainloop.runtime.bags import BagSource  # bags builds on this module
+
+        return BagSource(spec)
     return CaptureSource(spec)

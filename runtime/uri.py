@@ -6,9 +6,10 @@ be checked in a test without the camera.
 
 Sources: `0`, `v4l2:///dev/video0`, `/dev/video0`, `csi://0`, `rtsp://...`,
 `http(s)://...`, `file://clip.mp4`, `clip.mp4`, `photo.jpg`, `folder/`,
-`frames/*.png`. Camera URIs take `?width=&height=&fps=` (csi also `flip=`).
+`frames/*.png`, `bag://recording?topic=/camera/image_raw` (a ROS 2 bag).
+Camera URIs take `?width=&height=&fps=` (csi also `flip=`).
 Sinks: `display://0`, `none`, `out.mp4|.avi|.mkv|.mov`, `out.png` (one image,
-overwritten per frame), `folder/`.
+overwritten per frame), `folder/`, `bag://new_bag[?topic=/derained|replace=1]`.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 # CSI needs explicit caps; a webcam keeps its driver's mode unless the URI asks.
 _CSI_DEFAULTS = {"width": 1280, "height": 720, "fps": 30, "flip": 0}
 _WEBCAM_OPTIONS = ("width", "height", "fps")
-_SOURCE_SCHEMES = "v4l2://, csi://, rtsp(s)://, http(s)://, file:// or a path"
+_SOURCE_SCHEMES = "v4l2://, csi://, rtsp(s)://, http(s)://, bag://, file:// or a path"
 
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """kind: webcam | csi | stream | video | image | images. `target` is what the kind opens:
-    a device index or path, a URL, a file path, a folder or a glob."""
+    """kind: webcam | csi | stream | video | image | images | bag. `target` is what the kind opens:
+    a device index or path, a URL, a file path, a folder, a glob or a bag (options: topic)."""
 
     kind: str
     uri: str
@@ -41,12 +42,14 @@ class SourceSpec:
 
 @dataclass(frozen=True)
 class SinkSpec:
-    """kind: display | none | video | image | images. `codec` only for video."""
+    """kind: display | none | video | image | images | bag. `codec` only for video;
+    `options` only for a bag (topic, replace)."""
 
     kind: str
     uri: str
     target: str = ""
     codec: str = ""
+    options: dict = field(default_factory=dict)
 
 
 def _split_scheme(uri: str) -> tuple[str, str]:
@@ -66,6 +69,40 @@ def _camera_options(query: str, uri: str, defaults: dict, known: tuple[str, ...]
         except ValueError:
             raise RainloopError(f"{uri}: option {key}={value!r} must be an integer") from None
     return options
+
+
+def _bag_options(query: str, uri: str, known: tuple[str, ...]) -> dict:
+    options = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key not in known:
+            raise RainloopError(f"{uri}: unknown option {key!r} (known: {', '.join(known)})")
+        options[key] = value
+    return options
+
+
+def _bag_source(uri: str, body: str, query: str) -> SourceSpec:
+    if not body:
+        raise RainloopError(f"{uri}: bag:// needs a path, e.g. bag://recording?topic=/camera/image_raw")
+    path = Path(body).expanduser()
+    if not path.exists():
+        raise RainloopError(f"{path}: no such bag")
+    return SourceSpec("bag", uri, str(path), live=False, options=_bag_options(query, uri, ("topic",)))
+
+
+def _bag_sink(uri: str, body: str, query: str) -> SinkSpec:
+    options = _bag_options(query, uri, ("topic", "replace"))
+    if options.get("replace", "0") not in ("0", "1"):
+        raise RainloopError(f"{uri}: replace={options['replace']!r} must be 0 or 1")
+    options["replace"] = options.get("replace") == "1"
+    if options["replace"] and options.get("topic"):
+        raise RainloopError(f"{uri}: replace=1 keeps the source's topic; drop topic=")
+    if not body:
+        raise RainloopError(f"{uri}: bag:// needs the new bag's path, e.g. bag://derained_bag")
+    path = Path(body).expanduser()
+    # A bag is a folder of its own: writing into an old one would mix two recordings.
+    if path.exists():
+        raise RainloopError(f"{path}: exists already; a bag sink writes a new bag")
+    return SinkSpec("bag", uri, str(path), options=options)
 
 
 def _path_source(uri: str, text: str) -> SourceSpec:
@@ -104,6 +141,8 @@ def parse_source(uri: str | int) -> SourceSpec:
         return SourceSpec("csi", text, int(body), live=True, options=options)
     if scheme in ("rtsp", "rtsps", "http", "https"):
         return SourceSpec("stream", text, text, live=True)
+    if scheme == "bag":
+        return _bag_source(text, body, query)
     raise RainloopError(f"{text}: unknown source scheme {scheme!r} (use {_SOURCE_SCHEMES})")
 
 
@@ -155,8 +194,12 @@ def parse_sink(uri: str) -> SinkSpec:
     scheme, rest = _split_scheme(text)
     if scheme == "display":
         return SinkSpec("display", text, rest or "0")
+    if scheme == "bag":
+        body, _, query = rest.partition("?")
+        return _bag_sink(text, body, query)
     if scheme not in ("", "file"):
-        raise RainloopError(f"{text}: unknown sink scheme {scheme!r} (use display://0, none, a video file or a folder)")
+        raise RainloopError(f"{text}: unknown sink scheme {scheme!r} (use display://0, none, a video file, "
+                            "a folder or bag://)")
     path = Path(rest).expanduser()
     suffix = path.suffix.lower()
     if suffix in CODECS:

@@ -46,16 +46,16 @@ def nchw(name: str = "rainy", elem=TensorProto.FLOAT, dims=("N", 3, "H", "W")):
 
 
 def fp32_model(path: Path, dims=("N", 3, "H", "W")) -> Path:
-    """Conv + Relu + Conv, float32 NCHW."""
-    return _save(_convs("rainy", "clean"), _weights(), nchw(dims=dims), nchw("clean"), path)
+    """Conv + Relu + Conv, float32 NCHW; `dims` fixes sizes (e.g. (1, 3, "H", "W"): batch 1 only)."""
+    return _save(_convs("rainy", "clean"), _weights(), nchw(dims=dims), nchw("clean", dims=dims), path)
 
 
-def fp16_model(path: Path) -> Path:
+def fp16_model(path: Path, dims=("N", 3, "H", "W")) -> Path:
     """The same with FP16 weights and Casts at the float32 IO (what an FP16 export looks like)."""
     nodes = ([helper.make_node("Cast", ["rainy"], ["x16"], to=TensorProto.FLOAT16)]
              + _convs("x16", "y16")
              + [helper.make_node("Cast", ["y16"], ["clean"], to=TensorProto.FLOAT)])
-    return _save(nodes, _weights(np.float16), nchw(), nchw("clean"), path)
+    return _save(nodes, _weights(np.float16), nchw(dims=dims), nchw("clean", dims=dims), path)
 
 
 def uint8_model(path: Path) -> Path:

@@ -3,11 +3,13 @@
 import importlib.util
 
 import pytest
-from engines_toys import fp32_model, qdq_model, uint8_model
+from engines_toys import fp16_model, fp32_model, qdq_model, uint8_model
 
 from rainloop.cli import main
+from rainloop.engines.host import is_jetson
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
+needs_no_tensorrt = pytest.mark.skipif(HAS_TENSORRT, reason="TensorRT is installed: this would build (test_engines_trt.py)")
 
 
 def run_build(capsys, *args):
@@ -66,11 +68,41 @@ def test_dla_needs_reduced_precision(tmp_path, capsys):
     assert code == 2 and "DLA runs only FP16 or INT8" in one_line_error(err)
 
 
-@pytest.mark.skipif(HAS_TENSORRT, reason="TensorRT is installed: this would build (test_engines_trt.py)")
+@needs_no_tensorrt
 def test_int8_model_with_dla_passes_every_check_before_tensorrt(tmp_path, capsys):
     onnx = qdq_model(fp32_model(tmp_path / "m.onnx"), tmp_path / "m.int8.onnx")
     code, _, err = run_build(capsys, onnx, "--precision", "int8", "--dla", "0", "--shapes", "640x480")
     assert code == 2 and "TensorRT is not installed" in one_line_error(err)
+
+
+def test_dla_with_a_range_of_shapes(tmp_path, capsys):
+    code, _, err = run_build(capsys, fp16_model(tmp_path / "m.fp16.onnx"), "--dla", "0")
+    line = one_line_error(err)
+    assert code == 2 and "--dla 0: DLA runs one fixed input shape" in line and "1x3x240x320:" in line
+
+
+@needs_no_tensorrt
+def test_dla_with_a_static_export_needs_no_shapes(tmp_path, capsys):
+    code, _, err = run_build(capsys, fp16_model(tmp_path / "s.fp16.onnx", dims=(1, 3, 360, 640)), "--dla", "0")
+    assert code == 2 and "TensorRT is not installed" in one_line_error(err)
+
+
+def test_hardware_compat_with_dla(tmp_path, capsys):
+    code, _, err = run_build(capsys, fp16_model(tmp_path / "m.fp16.onnx"), "--shapes", "640x360",
+                             "--dla", "0", "--hardware-compat", "ampere+")
+    assert code == 2 and "cannot be combined with --dla" in one_line_error(err)
+
+
+@needs_no_tensorrt
+@pytest.mark.skipif(is_jetson(), reason="on a Jetson --hardware-compat is refused (test_engines_plan.py)")
+def test_hardware_compat_passes_every_check_before_tensorrt_off_a_jetson(tmp_path, capsys):
+    code, _, err = run_build(capsys, fp16_model(tmp_path / "m.fp16.onnx"), "--hardware-compat", "ampere+")
+    assert code == 2 and "TensorRT is not installed" in one_line_error(err)
+
+
+def test_precision_the_graph_does_not_carry(tmp_path, capsys):
+    code, _, err = run_build(capsys, fp16_model(tmp_path / "m.fp16.onnx"), "--precision", "fp32")
+    assert code == 2 and "carries FP16 precision" in one_line_error(err)
 
 
 def test_unknown_precision_is_an_argparse_error(tmp_path, capsys):

@@ -144,6 +144,8 @@ def test_missing_paths(tmp_path):
         data.open_pairs(tmp_path / "nope")
     with pytest.raises(RainloopError, match="nope: no such file or folder"):
         data.open_unpaired(tmp_path / "nope")
+    with pytest.raises(RainloopError, match="nope: no such bag"):  # a bag URI, read or not
+        data.spread_frames(f"bag://{tmp_path}/nope?topic=/camera/image_raw", 4, None, progress=False)
     with pytest.raises(RainloopError, match="no images"):
         data.open_unpaired(tmp_path)
     (tmp_path / "clip.mp4").write_bytes(b"garbage")

@@ -6,7 +6,8 @@ import pytest
 from engines_toys import fp32_model
 
 from rainloop.engines import NOT_INSTALLED, available
-from rainloop.engines.build import BuildOptions, build_engine, refresh_engine
+from rainloop.engines.build import BuildOptions, build_engine, dla_report, refresh_engine
+from rainloop.engines.host import is_jetson
 from rainloop.errors import RainloopError
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
@@ -40,3 +41,16 @@ def test_engine_without_record_is_passed_through_with_a_warning(tmp_path):
     messages = []
     assert refresh_engine(engine, log=messages.append) == engine
     assert len(messages) == 1 and "no rainloop build record" in messages[0]
+
+
+def test_dla_report_says_where_the_layers_run():
+    assert dla_report(0, 5, 7) == "DLA core 0 runs 5 of 7 layers; 2 fall back to the GPU"
+    none = dla_report(1, 0, 7)
+    assert none.startswith("warning: DLA core 1 takes none of the 7 layers") and "wholly on the GPU" in none
+
+
+def test_a_jetson_is_known_by_its_l4t_release_file(tmp_path):
+    release = tmp_path / "nv_tegra_release"
+    assert not is_jetson(release)
+    release.write_text("# R36 (release), REVISION: 4.0\n")
+    assert is_jetson(release)

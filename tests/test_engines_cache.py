@@ -9,6 +9,7 @@ from engines_toys import fp16_model, fp32_model
 from rainloop.engines.cache import (FORMAT, cache_key, compare, default_engine_path, default_timing_cache,
                                     is_current, read_record, record_path, store)
 from rainloop.files import sha256_file
+from rainloop.engines.host import this_platform
 from rainloop.engines.onnx_info import inspect_onnx
 from rainloop.engines.plan import make_plan
 from rainloop.engines.shapes import parse_shapes
@@ -45,6 +46,7 @@ def test_key_contents(onnx):
     assert key["io"] == {"input": "rainy", "output": "clean", "layout": "nchw", "dtype": "float32"}
     assert key["shapes"]["max"] == [1, 3, 1080, 1920]
     assert key["tensorrt"] == "10.3.0" and key["gpu"] == ORIN
+    assert key["platform"] == this_platform() and key["platform"].count("-") >= 1
     assert key["flags"] == [] and key["dla_core"] is None and key["hardware_compat"] is None
     json.dumps(key)  # it goes into a JSON file as is
 
@@ -103,8 +105,29 @@ def test_changed_gpu(built, onnx):
 
 def test_changed_flags(built, onnx):
     engine, _ = built
-    ok, reason = is_current(engine, cache_key(onnx, plan_for(onnx, dla_core=0), "10.3.0", ORIN))
+    ok, reason = is_current(engine, cache_key(onnx, plan_for(onnx, version_compatible=True), "10.3.0", ORIN))
     assert not ok and "flags" in reason
+
+
+def test_changed_platform(onnx, tmp_path):
+    """An engine from an x86_64 desktop never matches on an aarch64 Jetson, version-compatible or not."""
+    engine = tmp_path / "vc.engine"
+    plan = plan_for(onnx, version_compatible=True)
+    store(engine, ENGINE, cache_key(onnx, plan, "10.3.0", ORIN, host="Linux-x86_64"))
+    ok, reason = is_current(engine, cache_key(onnx, plan, "10.3.0", ORIN, host="Linux-aarch64"))
+    assert (ok, reason) == (False, "built on Linux-x86_64, this is Linux-aarch64")
+    assert not compare(read_record(engine), {"tensorrt": "10.7.0", "platform": "Linux-aarch64"})[0]
+    assert compare(read_record(engine), {"tensorrt": "10.7.0", "platform": "Linux-x86_64"})[0]
+
+
+def test_record_from_before_the_platform_field_is_read_and_does_not_match(built, onnx):
+    engine, key = built
+    record = read_record(engine)
+    del record["platform"]
+    record_path(engine).write_text(json.dumps(record))
+    assert read_record(engine)["onnx_sha256"] == key["onnx_sha256"]
+    ok, reason = is_current(engine, key)
+    assert not ok and reason == f"its record names no platform (an older rainloop wrote it), this is {this_platform()}"
 
 
 def test_missing_engine_or_record(built, onnx):

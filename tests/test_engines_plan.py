@@ -4,7 +4,7 @@ import pytest
 from engines_toys import fp16_model, fp32_model, qdq_model, uint8_model
 
 from rainloop.engines.onnx_info import inspect_onnx
-from rainloop.engines.plan import make_plan
+from rainloop.engines.plan import check_device, make_plan
 from rainloop.engines.shapes import parse_shapes
 from rainloop.errors import RainloopError
 
@@ -15,11 +15,12 @@ def models(tmp_path_factory):
     fp32 = fp32_model(d / "m.onnx")
     return {"fp32": inspect_onnx(fp32), "fp16": inspect_onnx(fp16_model(d / "m.fp16.onnx")),
             "int8": inspect_onnx(qdq_model(fp32, d / "m.int8.onnx")),
-            "uint8": inspect_onnx(uint8_model(d / "u.onnx"))}
+            "uint8": inspect_onnx(uint8_model(d / "u.onnx")),
+            "fp16-static": inspect_onnx(fp16_model(d / "s.fp16.onnx", dims=(1, 3, 360, 640)))}
 
 
-def plan(info, precision, trt="10.3.0", **kw):
-    return make_plan(info, precision, parse_shapes(None, info.layout), trt, **kw)
+def plan(info, precision, trt="10.3.0", shapes=None, **kw):
+    return make_plan(info, precision, parse_shapes(shapes, info.layout, info.input_dims), trt, **kw)
 
 
 @pytest.mark.parametrize("kind", ["fp32", "fp16", "int8"])
@@ -68,8 +69,20 @@ def test_plan_carries_io_and_profile(models):
 
 @pytest.mark.parametrize("kind", ["fp16", "int8"])
 def test_dla_adds_gpu_fallback(models, kind):
-    p = plan(models[kind], "best", dla_core=0)
+    p = plan(models[kind], "best", shapes="1280x720", dla_core=0)
     assert p.dla_core == 0 and p.flags == ("GPU_FALLBACK",)
+
+
+@pytest.mark.parametrize("shapes", [None, "640x360:1280x720:1280x720", "1x3x720x1280:1x3x720x1280:2x3x720x1280"])
+def test_dla_needs_one_fixed_shape(models, shapes):
+    # With GPU fallback a range would build, and every layer would quietly run on the GPU.
+    with pytest.raises(RainloopError, match="--dla 0: DLA runs one fixed input shape"):
+        plan(models["int8"], "best", shapes=shapes, dla_core=0)
+
+
+def test_dla_takes_a_static_export_as_it_is(models):
+    p = plan(models["fp16-static"], "best", dla_core=0)
+    assert p.profile.min == p.profile.max == (1, 3, 360, 640) and p.flags == ("GPU_FALLBACK",)
 
 
 def test_dla_needs_fp16_or_int8(models):
@@ -78,7 +91,7 @@ def test_dla_needs_fp16_or_int8(models):
 
 
 def test_dla_with_fp16_flag_on_trt10(models):
-    p = plan(models["fp32"], "fp16", "10.3.0", dla_core=1)
+    p = plan(models["fp32"], "fp16", "10.3.0", shapes="640x360", dla_core=1)
     assert p.flags == ("FP16", "GPU_FALLBACK")
 
 
@@ -101,6 +114,26 @@ def test_portability_options_are_off_by_default_and_on_when_asked(models):
 def test_bad_options(models, kw, words):
     with pytest.raises(RainloopError, match=words):
         plan(models["int8"], "best", **kw)
+
+
+def test_hardware_compat_is_refused_on_a_jetson(models):
+    assert plan(models["fp16"], "best", hardware_compat="ampere+").hardware_compat == "ampere+"
+    with pytest.raises(RainloopError, match="--hardware-compat ampere\\+: TensorRT offers it for desktop GPUs only"):
+        plan(models["fp16"], "best", hardware_compat="ampere+", jetson=True)
+
+
+@pytest.mark.parametrize("gpu,ok", [({"name": "NVIDIA A100", "compute_capability": "8.0"}, True),
+                                    ({"name": "NVIDIA H200", "compute_capability": "9.0"}, True),
+                                    ({"name": "Tesla T4", "compute_capability": "7.5"}, False),
+                                    ({"name": "Tesla V100", "compute_capability": "7.0"}, False)])
+def test_hardware_compat_needs_an_ampere_or_newer_gpu(models, gpu, ok):
+    p = plan(models["fp16"], "best", hardware_compat="ampere+")
+    if ok:
+        check_device(p, gpu)
+    else:
+        with pytest.raises(RainloopError, match=f"{gpu['name']} \\(compute {gpu['compute_capability']}\\), predates Ampere"):
+            check_device(p, gpu)
+    check_device(plan(models["fp16"], "best"), gpu)  # without the option any GPU will do
 
 
 def test_unknown_precision(models):

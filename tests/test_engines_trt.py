@@ -28,9 +28,11 @@ pytestmark = pytest.mark.skipif(_gpu_count() == 0, reason="TensorRT imports but 
 from rainloop.cli import main  # noqa: E402
 from rainloop.engines.build import BuildOptions, build_engine, open_engine, refresh_engine  # noqa: E402
 from rainloop.engines.cache import read_record, record_path  # noqa: E402
-from rainloop.engines.trt import TensorRTRunner  # noqa: E402
+from rainloop.engines.host import is_jetson, this_platform  # noqa: E402
+from rainloop.engines.trt import TensorRTRunner, device_info  # noqa: E402
 from rainloop.errors import RainloopError  # noqa: E402
 from rainloop.images import write_image  # noqa: E402
+from rainloop.runtime import Derainer  # noqa: E402
 
 SHAPES = "32x32:64x48:128x96"  # small: quick builds
 
@@ -124,6 +126,12 @@ def test_matching_engine_is_reused_and_a_stale_one_rebuilt(tmp_path):
     assert again.built and again.reason.startswith("built with TensorRT 10.0.0")
     changed = build(onnx_path, options={"shapes": "64x64"})
     assert changed.built and "shapes" in changed.reason
+    assert read_record(changed.engine)["platform"] == this_platform()
+    record = json.loads(record_path(changed.engine).read_text())
+    del record["platform"]  # what a record from before the field looks like
+    record_path(changed.engine).write_text(json.dumps(record))
+    again = build(onnx_path, options={"shapes": "64x64"})
+    assert again.built and again.reason.startswith("its record names no platform")
 
 
 def test_timing_cache_is_written_and_reused(tmp_path):
@@ -177,3 +185,62 @@ def test_parser_error_is_one_line(tmp_path, capsys):
     code = main(["build", str(onnx_path), "--shapes", SHAPES])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("rainloop build: error: ") and "TensorRT cannot parse" in err[-1]
+
+
+def test_derainer_on_a_batch_one_engine_takes_a_batch_frame_by_frame(tmp_path):
+    engine = build(fp32_model(tmp_path / "m.onnx")).engine
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(3)]
+    with Derainer(engine) as d:
+        assert d._backend.max_batch == 1
+        outs = d.derain_batch(frames)
+        assert all(np.array_equal(out, d(f)) for out, f in zip(outs, frames))
+
+
+def test_runner_closes_only_from_the_thread_that_opened_it(tmp_path):
+    import threading
+
+    runner = TensorRTRunner(build(fp32_model(tmp_path / "m.onnx")).engine)
+    errors = []
+
+    def close_elsewhere():
+        try:
+            runner.close()
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    worker = threading.Thread(target=close_elsewhere)
+    worker.start()
+    worker.join()
+    assert errors and "thread that opened it" in errors[0]
+    assert runner(frames_nchw()).shape == (1, 3, 48, 64)  # still open
+    runner.close()
+
+
+def test_hardware_compat_needs_an_ampere_or_newer_gpu(tmp_path, capsys):
+    onnx_path = fp32_model(tmp_path / "m.onnx")
+    cc = tuple(int(p) for p in device_info()["compute_capability"].split("."))
+    code = main(["build", str(onnx_path), "--shapes", SHAPES, "--hardware-compat", "ampere+"])
+    err = capsys.readouterr().err.strip().splitlines()
+    if is_jetson() or cc < (8, 0):
+        assert code == 2 and "--hardware-compat ampere+" in err[-1]
+    else:
+        assert code == 0 and read_record(tmp_path / "m.fp32.engine")["hardware_compat"] == "ampere+"
+
+
+@pytest.mark.skipif(is_jetson(), reason="a Jetson may have DLA cores")
+def test_dla_on_a_desktop_gpu_is_one_line(tmp_path, capsys):
+    onnx_path = fp16_model(tmp_path / "m.fp16.onnx")
+    code = main(["build", str(onnx_path), "--shapes", "64x48", "--dla", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "this device has 0 DLA cores" in err[-1]
+
+
+@pytest.mark.skipif(is_jetson(), reason="a Jetson may have DLA cores")
+def test_runner_sets_the_recorded_dla_core_before_loading(tmp_path):
+    engine = build(fp32_model(tmp_path / "m.onnx")).engine
+    record = json.loads(record_path(engine).read_text())
+    record["dla_core"] = 0  # what a DLA build records
+    record_path(engine).write_text(json.dumps(record))
+    with pytest.raises(RainloopError, match="built for DLA core 0 and this device has 0 DLA cores"):
+        TensorRTRunner(engine)

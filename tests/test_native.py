@@ -1,5 +1,6 @@
-"""The native part (CMakeLists.txt): it configures and builds here, and its frame
-conversions agree with the Python runtime's (rainloop.frames) byte for byte.
+"""The native part (CMakeLists.txt): it configures and builds here, its frame
+conversions agree with the Python runtime's (rainloop.frames) byte for byte, and it
+reads the DLA core from the build records rainloop.engines writes.
 
 The CUDA kernels and the TensorRT runner share those conversions (native/include/
 rainloop/pixels.h). Where a CUDA compiler exists the kernels are built; where a GPU
@@ -11,6 +12,7 @@ which cannot be installed here.
 from __future__ import annotations
 
 import ctypes
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,8 +20,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from engines_toys import fp16_model
 
 from rainloop import builtin
+from rainloop.engines.cache import cache_key, store
+from rainloop.engines.onnx_info import inspect_onnx
+from rainloop.engines.plan import make_plan
+from rainloop.engines.shapes import parse_shapes
 from rainloop.frames import from_model, to_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,9 +38,9 @@ f32p = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
 SIZE, INT = ctypes.c_size_t, ctypes.c_int
 
 
-def _build(build: Path, cuda: bool) -> subprocess.CompletedProcess:
-    configure = subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build), f"-DRAINLOOP_CUDA={'ON' if cuda else 'OFF'}"],
-                               capture_output=True, text=True)
+def _build(build: Path, cuda: bool, args=(), env=None) -> subprocess.CompletedProcess:
+    configure = subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build), f"-DRAINLOOP_CUDA={'ON' if cuda else 'OFF'}",
+                                *args], capture_output=True, text=True, env=env)
     assert configure.returncode == 0, configure.stdout + configure.stderr
     done = subprocess.run(["cmake", "--build", str(build), "-j2"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -41,9 +48,19 @@ def _build(build: Path, cuda: bool) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def lib(tmp_path_factory):
+def cpu_build(tmp_path_factory):
     build = tmp_path_factory.mktemp("native")
-    _build(build, cuda=False)
+    return build, _build(build, cuda=False)
+
+
+def test_configure_says_the_cuda_parts_are_skipped(cpu_build):
+    _, configure = cpu_build
+    assert "rainloop: CUDA parts skipped (RAINLOOP_CUDA is OFF)" in configure.stdout
+
+
+@pytest.fixture(scope="module")
+def lib(cpu_build):
+    build, _ = cpu_build
     lib = ctypes.CDLL(str(build / "librainloop_prepost.so"))
     lib.rl_bgr8_to_planar.argtypes = [u8p, SIZE, INT, INT, f32p]
     lib.rl_nv12_to_planar.argtypes = [u8p, SIZE, u8p, SIZE, INT, INT, f32p]
@@ -92,9 +109,44 @@ def test_nv12_camera_frames_agree_with_opencv(lib):
     assert np.abs(bgr - expected.astype(int)).max() <= 1
 
 
+def test_the_runner_reads_the_dla_core_from_the_build_record(cpu_build, tmp_path):
+    build, _ = cpu_build
+    read = ctypes.CDLL(str(build / "librainloop_record.so")).rl_engine_dla_core
+    read.argtypes, read.restype = [ctypes.c_char_p], ctypes.c_int
+    onnx = fp16_model(tmp_path / "m.fp16.onnx")
+    info = inspect_onnx(onnx)
+    device = {"name": "Orin", "compute_capability": "8.7"}
+    for core in (None, 0, 1):
+        plan = make_plan(info, "best", parse_shapes("640x360", info.layout), "10.3.0", dla_core=core)
+        engine = tmp_path / f"dla{core}.engine"
+        store(engine, b"engine", cache_key(onnx, plan, "10.3.0", device))
+        assert read(str(engine).encode()) == (-1 if core is None else core)
+    assert read(str(tmp_path / "trtexec.engine").encode()) == -1  # no record at all
+    (tmp_path / "broken.engine.json").write_text('{"dla_core": ')
+    assert read(str(tmp_path / "broken.engine").encode()) == -1
+
+
+JETPACK_NVCC = Path("/usr/local/cuda/bin/nvcc")
+
+
+def _only_jetpack_nvcc() -> tuple[list[str], dict]:
+    """cmake arguments and environment under which JetPack's /usr/local/cuda/bin/nvcc is the only one reachable."""
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    others = sorted({d for d in [*path, "/usr/local/bin", "/usr/bin", "/bin"]
+                     if d and (Path(d) / "nvcc").exists() and Path(d) != JETPACK_NVCC.parent})
+    env = {k: v for k, v in os.environ.items() if k not in ("CUDACXX", "CUDA_HOME")}
+    env["PATH"] = os.pathsep.join(d for d in path if d not in others)
+    return [f"-DCMAKE_IGNORE_PATH={';'.join(others)}"], env
+
+
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="no CUDA compiler (nvcc): the kernels are not built")
 def test_cuda_kernels_compile_and_trt_runner_is_built_only_with_tensorrt(tmp_path):
-    configure = _build(tmp_path, cuda=True)
+    # Where /usr/local/cuda/bin/nvcc exists, hide every other nvcc: CMake must find it off PATH, as on a Jetson.
+    args, env = _only_jetpack_nvcc() if JETPACK_NVCC.exists() else ([], None)
+    configure = _build(tmp_path, cuda=True, args=args, env=env)
+    assert "CUDA parts skipped" not in configure.stdout
+    if JETPACK_NVCC.exists():
+        assert f"CMAKE_CUDA_COMPILER:STRING={JETPACK_NVCC}" in (tmp_path / "CMakeCache.txt").read_text()
     assert (tmp_path / "librainloop_prepost_cuda.so").is_file()
     has_trt = "TensorRT not found" not in configure.stdout
     assert (tmp_path / "rainloop-trt").is_file() == has_trt

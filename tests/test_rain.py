@@ -32,8 +32,9 @@ def test_render_keeps_size_and_is_seeded(clean, style):
 @pytest.mark.parametrize("style", rain.STYLES)
 def test_heavier_rain_changes_the_image_more(clean, style):
     def damage(intensity):
+        # broad draws its whole look per image: more draws to see the trend
         diffs = [np.abs(rain.render(clean, np.random.default_rng(s), style, intensity).astype(int) - clean).mean()
-                 for s in range(4)]
+                 for s in range(16 if style == "broad" else 4)]
         return np.mean(diffs)
 
     assert damage(0.2) < damage(0.5) < damage(1.0)
@@ -109,3 +110,19 @@ def test_bad_arguments(clean):
         rain.render_sequence(clean, -1, rng)
     with pytest.raises(ValueError):
         rain.render(clean[..., 0], rng)
+
+
+def test_a_dry_broad_pair_is_one_image_and_a_wet_one_differs_by_its_rain(clean):
+    rainy, cam = rain.render_pair(clean, np.random.default_rng(3), "broad", 0.0)
+    np.testing.assert_array_equal(rainy, cam)  # exposure, noise and JPEG shared: nothing to remove
+    wet = [rain.render_pair(clean, np.random.default_rng(s), "broad", 0.8) for s in range(6)]
+    assert all(not np.array_equal(r, c) for r, c in wet)
+    # The camera changes the clean side too, but far less than the rain changes the rainy one.
+    camera = np.mean([np.abs(c.astype(int) - clean).mean() for _, c in wet])
+    rain_diff = np.mean([np.abs(r.astype(int) - c).mean() for r, c in wet])
+    assert rain_diff > camera * 0.5 and rain_diff > 2
+
+
+def test_render_pair_of_a_named_style_keeps_the_photo_as_its_clean_side(clean):
+    rainy, same = rain.render_pair(clean, np.random.default_rng(1), "streak", 0.5)
+    assert same is clean and not np.array_equal(rainy, clean)

@@ -7,10 +7,13 @@ import cv2
 import numpy as np
 import pytest
 
+from engines_toys import fp32_model
+
 from rainloop import models
 from rainloop.errors import RainloopError
 from rainloop.runtime import Derainer
-from rainloop.frames import resize_to
+from rainloop.runtime.backends import tensorrt_provider_options
+from rainloop.frames import from_model, resize_to, to_model
 
 
 def _frame(rng, w=53, h=37):
@@ -44,6 +47,44 @@ def test_batch_matches_single_frames_and_mixed_sizes(toy_onnx, io):
     for frame, out in zip(frames, outs):
         assert np.array_equal(out, d(frame))
     assert d.derain_batch([]) == []
+
+
+def test_a_graph_fixed_to_batch_one_derains_a_batch_frame_by_frame(tmp_path):
+    import onnxruntime as ort
+
+    path = fp32_model(tmp_path / "b1.onnx", dims=(1, 3, "H", "W"))
+    d = Derainer(path)
+    assert d._backend.max_batch == 1
+    rng = np.random.default_rng(6)
+    frames = [_frame(rng, 40, 30) for _ in range(3)]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    with pytest.raises(Exception, match="(?i)invalid dimensions"):  # the graph takes no batch of 3 ...
+        session.run(None, {"rainy": to_model(np.stack(frames), "float")})
+    outs = d.derain_batch(frames)  # ... so the Derainer feeds it one frame at a time
+    for frame, out in zip(frames, outs):
+        expected = from_model(session.run(None, {"rainy": to_model(frame[None], "float")})[0], "float")[0]
+        assert np.array_equal(out, expected)
+
+
+@pytest.mark.parametrize("io,precision", [("float", "fp32"), ("float", "fp16"), ("float", "int8"), ("uint8", "fp32")])
+def test_tensorrt_provider_gets_the_graph_precision_and_the_build_profile(toy_onnx, tmp_path, monkeypatch, io, precision):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    options, profile = tensorrt_provider_options(toy_onnx(io=io, precision=precision).path)
+    # Without INT8 allowed, the provider's builder refuses a Q/DQ graph (onnxruntime issue 13381).
+    assert (options["trt_fp16_enable"], options["trt_int8_enable"]) == (precision == "fp16", precision == "int8")
+    shapes = {"nchw": ("1x3x240x320", "1x3x720x1280", "1x3x1080x1920"),
+              "nhwc": ("1x240x320x3", "1x720x1280x3", "1x1080x1920x3")}["nhwc" if io == "uint8" else "nchw"]
+    assert [options[f"trt_profile_{b}_shapes"] for b in ("min", "opt", "max")] == [f"rainy:{s}" for s in shapes]
+    assert profile.max[0] == 1
+    assert options["trt_engine_cache_enable"] and (tmp_path / "cache" / "rainloop" / "ort-tensorrt").is_dir()
+
+
+def test_tensorrt_provider_profile_keeps_the_graph_fixed_sizes(tmp_path, monkeypatch, identity_onnx):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    options, _ = tensorrt_provider_options(fp32_model(tmp_path / "w64.onnx", dims=(1, 3, "H", 64)))
+    assert options["trt_profile_max_shapes"] == "rainy:1x3x1080x64"
+    options, profile = tensorrt_provider_options(identity_onnx([1, 3, 24, 32]))
+    assert profile is None and not any(k.startswith("trt_profile") for k in options)  # a static graph needs none
 
 
 def test_size_infers_at_that_size_and_takes_what_it_removed_off_the_frame(toy_onnx):

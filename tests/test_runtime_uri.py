@@ -68,9 +68,22 @@ def test_files_folders_and_globs(tmp_path):
     assert capture_candidates(parse_source(str(video))) == [(str(video), "any")]
 
 
+def test_bags_as_sources_and_sinks(tmp_path):
+    (tmp_path / "drive").mkdir()
+    spec = parse_source(f"bag://{tmp_path}/drive?topic=/camera/image_raw")
+    assert (spec.kind, spec.target, spec.live, spec.options) == ("bag", f"{tmp_path}/drive", False,
+                                                                 {"topic": "/camera/image_raw"})
+    assert parse_source(f"bag://{tmp_path}/drive").options == {}
+    sink = parse_sink(f"bag://{tmp_path}/clean?topic=/camera/image_derained")
+    assert (sink.kind, sink.target, sink.options) == ("bag", f"{tmp_path}/clean",
+                                                      {"topic": "/camera/image_derained", "replace": False})
+    assert parse_sink(f"bag://{tmp_path}/clean?replace=1").options == {"replace": True}
+
+
 @pytest.mark.parametrize("uri, named", [("foo://bar", "foo"), ("csi://left", "csi://left"),
                                         ("v4l2:///dev/video0?gain=3", "gain"),
-                                        ("csi://0?width=wide", "width"), ("missing.mp4", "missing.mp4")])
+                                        ("csi://0?width=wide", "width"), ("missing.mp4", "missing.mp4"),
+                                        ("bag://", "needs a path"), ("bag://gone_bag", "gone_bag: no such bag")])
 def test_bad_sources_are_one_line_errors(uri, named):
     with pytest.raises(RainloopError) as err:
         parse_source(uri)
@@ -89,7 +102,9 @@ def test_sinks(tmp_path):
     assert parse_sink(str(tmp_path)).kind == "images"
 
 
-@pytest.mark.parametrize("uri, named", [("out.xyz", ".xyz"), ("rtmp://host/live", "rtmp")])
+@pytest.mark.parametrize("uri, named", [("out.xyz", ".xyz"), ("rtmp://host/live", "rtmp"), ("bag://", "needs"),
+                                        ("bag://out?replace=2", "replace='2'"), ("bag://out?rate=2", "'rate'"),
+                                        ("bag://out?replace=1&topic=/x", "drop topic="), ("bag://.", "exists already")])
 def test_bad_sinks_are_one_line_errors(uri, named):
     with pytest.raises(RainloopError) as err:
         parse_sink(uri)

@@ -14,7 +14,7 @@ CROP, BATCH = 32, 2
 
 @pytest.fixture(scope="module")
 def sources():
-    return open_synthetic("builtin", 40), open_real("builtin", 40)
+    return open_synthetic("builtin", 40, style="streak"), open_real("builtin", 40)  # a loss that falls in 25 steps
 
 
 def model(steps=10, pretrain=2, **kw):

@@ -336,35 +336,38 @@ def test_dry_db_on_a_cameras_own_dry_footage(tmp_path):
     assert record["dry_psnr_after"] >= 45.0
 
 
-def test_init_default_keeps_the_bundles_frame_tone_unless_told_otherwise(tmp_path):
-    from rainloop.models import resolve
-
-    bundle, card = load_derainer(resolve("default", want="weights"))
-    assert card["net"].get("tone")  # the bundled model has the frame tone
-    cfg = runs.make_config("edge", crop=32, batch=2, steps=1, val="none", init="default")
-    assert cfg["g1"]["tone"]
-    model = JRGR(cfg)
-    warm_start(model, "default")
-    x = torch.rand(1, 3, 48, 64)
-    with torch.no_grad():
-        assert torch.equal(model.nets.g3(x), bundle.net(x))
-    with pytest.raises(RainloopError, match="frame tone"):
-        loop.train(tmp_path / "off", OPTS, new=runs.make_config("edge", crop=32, batch=2, steps=1, val="none",
-                                                                tone="off", init="default"))
-    assert not (tmp_path / "off").exists()
-
-
-def test_a_fine_tune_keeps_the_sources_veil_gain_and_starts_as_it(tmp_path):
+def _tiny_source(tmp_path, **switches):
     from rainloop.training.derainer_io import save_derainer
     from rainloop.training.networks import build_derainer
     from rainloop.training.presets import get_preset
 
-    spec = {**get_preset("tiny")["g1"], "veil": True}
+    spec = {**get_preset("tiny")["g1"], **switches}
     torch.manual_seed(0)
     source = build_derainer(spec)
-    torch.nn.init.normal_(source.veil.weight, std=0.05)  # a veil gain that changes frames
+    for head in ("tone", "veil"):  # a head that changes frames, so "starts as its source" means something
+        if switches.get(head):
+            torch.nn.init.normal_(getattr(source, head).weight if head == "veil" else source.tone[-1].weight, std=0.05)
     save_derainer(source, spec, tmp_path / "src" / "g3.safetensors", {"preset": "tiny"})
-    init = str(tmp_path / "src" / "g3.safetensors")
+    return source, str(tmp_path / "src" / "g3.safetensors")
+
+
+def test_a_fine_tune_keeps_the_sources_frame_tone_unless_told_otherwise(tmp_path):
+    source, init = _tiny_source(tmp_path, tone=True)
+    cfg = runs.make_config("tiny", crop=32, batch=2, steps=1, val="none", init=init)
+    assert cfg["g1"]["tone"]
+    model = JRGR(cfg)
+    warm_start(model, init)
+    x = torch.rand(1, 3, 48, 64)
+    with torch.no_grad():
+        assert torch.equal(model.nets.g3(x), source(x))
+    with pytest.raises(RainloopError, match="frame tone"):
+        loop.train(tmp_path / "off", OPTS, new=runs.make_config("tiny", crop=32, batch=2, steps=1, val="none",
+                                                                tone="off", init=init))
+    assert not (tmp_path / "off").exists()
+
+
+def test_a_fine_tune_keeps_the_sources_veil_gain_and_starts_as_it(tmp_path):
+    source, init = _tiny_source(tmp_path, veil=True)
     cfg = runs.make_config("tiny", crop=32, batch=2, steps=1, val="none", init=init)
     assert cfg["g1"]["veil"]
     model = JRGR(cfg)
@@ -378,20 +381,16 @@ def test_a_fine_tune_keeps_the_sources_veil_gain_and_starts_as_it(tmp_path):
     assert not (tmp_path / "off").exists()
 
 
-def test_init_default_with_the_dark_channel_starts_as_the_bundle(tmp_path):
-    from rainloop.models import resolve
-
-    bundle, card = load_derainer(resolve("default", want="weights"))
-    assert not card["net"].get("dark")
-    cfg = runs.make_config("edge", crop=32, batch=2, steps=1, val="none", init="default", dark="on")
+def test_a_fine_tune_with_the_dark_channel_starts_as_its_source(tmp_path):
+    source, init = _tiny_source(tmp_path)
+    cfg = runs.make_config("tiny", crop=32, batch=2, steps=1, val="none", init=init, dark="on")
     model = JRGR(cfg)
-    warm_start(model, "default")
+    warm_start(model, init)
     assert model.nets.g3.head[0].in_channels == 4
     x = torch.rand(1, 3, 48, 64)
     with torch.no_grad():
-        assert torch.equal(model.nets.g3(x), bundle.net(x))
+        assert torch.equal(model.nets.g3(x), source(x))
     run = tmp_path / "dark"  # and it trains: the dark channel's weights leave zero
-    loop.train(run, OPTS, new=runs.make_config("edge", crop=32, batch=2, steps=2, val="none", init="default",
-                                               dark="on"))
+    loop.train(run, OPTS, new=runs.make_config("tiny", crop=32, batch=2, steps=2, val="none", init=init, dark="on"))
     weight = load_derainer(run)[0].net.head[0].weight
     assert weight.shape[1] == 4 and weight[:, 3].abs().max() > 0

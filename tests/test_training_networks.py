@@ -45,7 +45,7 @@ def test_identity_term_closes_the_gate_on_clean_images():
 
 
 def test_gate_loss_teaches_the_gate_which_frames_are_wet():
-    syn = open_synthetic("builtin", 40)
+    syn = open_synthetic("builtin", 40, style="streak")  # every wet 32 px crop visibly wet
     rng = np.random.default_rng(0)
     pairs = [syn.draw(rng, 32) for _ in range(16)]
     batch = {"O_s": to_tensor([p[0] for p in pairs]), "B_s": to_tensor([p[1] for p in pairs])}

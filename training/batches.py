@@ -1,8 +1,9 @@
 """Where training images come from: the two domains of JRGR, as random crops.
 
-- synthetic pairs (O_s, B_s): `builtin` renders streak rain (optionally in
-  front of fog, `streak-fog`; or `physics`, the stand-in's own renderer, for
-  a supervised upper bound) on the fly over built-in clean photos (a mix
+- synthetic pairs (O_s, B_s): `builtin` renders rain on the fly over built-in
+  clean photos, by default `broad` (every pair its own look, drawn from wide
+  ranges; rain.render_pair), or one named style (`streak`, `streak-fog`,
+  `physics`) (a mix
   from dry to downpour, dry frames included so a dry scene learns to pass
   through), or a paired dataset folder;
 - real rainy images O_t (unpaired): a folder, a JRGR root's Ot/, or a video.
@@ -71,7 +72,7 @@ def random_window(rng: np.random.Generator, imgs: list[np.ndarray], crop: int) -
     return [np.ascontiguousarray(im[:, ::-1] if flip else im) for im in out]
 
 
-SYN_STYLES = ("streak", "streak-fog", "physics")
+SYN_STYLES = ("broad", "streak", "streak-fog", "physics")
 
 
 def _check_sky(sky: float) -> float:
@@ -96,7 +97,7 @@ def _with_sky(sky: float) -> str:
 class BuiltinPairs:
     """Rain in one of SYN_STYLES rendered on built-in train-split crops, intensities from the mix."""
 
-    def __init__(self, mix: str = "default", style: str = "streak", sky: float = 0.0):
+    def __init__(self, mix: str = "default", style: str = "broad", sky: float = 0.0):
         if mix not in RAIN_MIXES:
             raise RainloopError(f"--rain-mix {mix!r}: choose one of {', '.join(RAIN_MIXES)}")
         if style not in SYN_STYLES:
@@ -108,7 +109,7 @@ class BuiltinPairs:
         from rainloop import rain
 
         clean = _scene(rng, crop, self.sky)
-        return rain.render(clean, rng, style=self.style, intensity=draw_intensity(rng, RAIN_MIXES[self.mix])), clean
+        return rain.render_pair(clean, rng, style=self.style, intensity=draw_intensity(rng, RAIN_MIXES[self.mix]))
 
 
 class BuiltinReal:
@@ -216,7 +217,7 @@ def _frames_in_memory(frames, load: int) -> list:
     return kept
 
 
-def open_synthetic(spec: str, load: int, mix: str = "default", style: str = "streak", sky: float = 0.0):
+def open_synthetic(spec: str, load: int, mix: str = "default", style: str = "broad", sky: float = 0.0):
     if spec == "builtin":
         return BuiltinPairs(mix, style, sky)
     _need_path(spec, "--syn")
@@ -231,7 +232,8 @@ def open_real(spec: str, load: int, every: int = 1, mix: str = "default", sky: f
 
 
 def _need_path(spec: str, flag: str) -> None:
-    if not Path(spec).exists():
+    # A bag:// URI names its own missing path when it is opened.
+    if not spec.startswith("bag://") and not Path(spec).exists():
         raise RainloopError(f"{flag} {spec}: no such file or folder")
 
 
@@ -247,10 +249,13 @@ def to_image(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(arr[..., ::-1])
 
 
-def step_rngs(seed: int, step: int) -> dict[str, np.random.Generator]:
+def step_rngs(seed: int, step: int, rank: int = 0, ranks: int = 1) -> dict[str, np.random.Generator]:
     """Independent generators per use, so skipping one (no real images in stage 1)
-    does not shift the others."""
-    return {k: np.random.default_rng([seed, step, i]) for i, k in enumerate(("syn", "real", "pool"))}
+    does not shift the others. In a run of `ranks` processes each rank draws its share
+    of the batch from "syn" and "real" streams of its own; "pool" is the same on all."""
+    spread = (ranks, rank) if ranks > 1 else ()  # one process keeps the streams runs have always had
+    return {k: np.random.default_rng([seed, step, i, *(spread if k != "pool" else ())])
+            for i, k in enumerate(("syn", "real", "pool"))}
 
 
 def draw_batch(syn, real, rngs: dict, n: int, crop: int) -> dict[str, torch.Tensor]:
@@ -264,18 +269,19 @@ def draw_batch(syn, real, rngs: dict, n: int, crop: int) -> dict[str, torch.Tens
 
 class StepBatches(torch.utils.data.Dataset):
     """Item k is step k's batch, drawn from (seed, k) alone, so worker processes can draw
-    ahead in any order and a run stays exactly reproducible whatever their number."""
+    ahead in any order and a run stays exactly reproducible whatever their number.
+    `n` images: the whole batch, or in a run of `ranks` processes this rank's share."""
 
-    def __init__(self, syn, real, seed: int, n: int, crop: int, pretrain_steps: int):
+    def __init__(self, syn, real, seed: int, n: int, crop: int, pretrain_steps: int, rank: int = 0, ranks: int = 1):
         self.syn, self.real, self.seed, self.n, self.crop = syn, real, seed, n, crop
-        self.pretrain_steps = pretrain_steps
+        self.pretrain_steps, self.rank, self.ranks = pretrain_steps, rank, ranks
 
     def __len__(self) -> int:
         return 2**62
 
     def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
         real = self.real if stage_of(step, self.pretrain_steps) == 2 else None
-        return draw_batch(self.syn, real, step_rngs(self.seed, step), self.n, self.crop)
+        return draw_batch(self.syn, real, step_rngs(self.seed, step, self.rank, self.ranks), self.n, self.crop)
 
 
 def _worker_ignores_signals(_: int) -> None:

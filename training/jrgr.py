@@ -3,6 +3,10 @@
 Stage 1 trains G1 alone on synthetic pairs. Stage 2 starts by copying G1
 into G3 and freezing G1, then trains G2, G3, G4 (one Adam) against D_t, D_s,
 D_B (another Adam) through the two loops of `forward_loops`.
+
+Each optimizer step's loss is a module (SupervisedLoss, GeneratorLoss,
+CriticLoss), so that in a run of several processes one DistributedDataParallel
+wrapper sees every use of the networks it trains within that step.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from rainloop.errors import RainloopError
 from rainloop.training import losses
 from rainloop.training.checkpoint import optimizer_from_files, optimizer_to_files
+from rainloop.training.distributed import World, gathered, own_share, replicate
 from rainloop.training.networks import CycleUNet, build_derainer, build_discriminator, build_translator
 from rainloop.training.pool import ImagePool
 
@@ -103,6 +109,50 @@ def set_requires_grad(modules, flag: bool) -> None:
             p.requires_grad_(flag)
 
 
+class SupervisedLoss(nn.Module):
+    """Stage 1: G1's terms on synthetic pairs, with "total", the sum it trains on."""
+
+    def __init__(self, g1: nn.Module, cfg: dict):
+        super().__init__()
+        self.g1, self.cfg = g1, cfg
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        g1, weights = self.g1, self.cfg["loss"]
+        if self.cfg.get("stage1_gate") and getattr(g1, "gate", None) is not None:
+            # Weighed against the MSE as stage 2 weighs it against the supervised term. Without
+            # it the MSE alone can shut the gate for good early on (a 32-wide derainer did).
+            out, logit = g1.derain_with_logit(batch["O_s"])
+            terms = {"mse": losses.mse(out, batch["B_s"]), "gate": losses.gate(g1, batch, O_s_logit=logit)}
+            return {**terms, "total": terms["mse"] + weights["gate"] / weights["supervised"] * terms["gate"]}
+        terms = {"mse": losses.mse(g1(batch["O_s"]), batch["B_s"])}
+        return {**terms, "total": terms["mse"]}
+
+
+class GeneratorLoss(nn.Module):
+    """Stage 2, G2, G3, G4: both loops and the generator terms (with "total")."""
+
+    def __init__(self, nets: Nets, cfg: dict):
+        super().__init__()
+        self.nets, self.cfg = nets, cfg
+
+    def forward(self, batch: dict) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        out = forward_loops(self.nets, batch["O_s"], batch["O_t"], self.cfg.get("detach_real_loop", False))
+        return out, losses.generator_losses(out, batch, self.nets, self.cfg["loss"])
+
+
+class CriticLoss(nn.Module):
+    """Stage 2, the critics: real images against pooled fakes."""
+
+    def __init__(self, nets: Nets):
+        super().__init__()
+        self.d_t, self.d_s, self.d_b = nets.d_t, nets.d_s, nets.d_b
+
+    def forward(self, batch: dict, fake: dict) -> dict[str, torch.Tensor]:
+        return {"d_t": losses.discriminator(self.d_t, batch["O_t"], [fake["Ot1"]]),
+                "d_s": losses.discriminator(self.d_s, batch["O_s"], [fake["Os1"]]),
+                "d_b": losses.discriminator(self.d_b, batch["B_s"], [fake[k] for k in ("Bs1", "Bs2", "Bt1", "Bt2")])}
+
+
 class Precision:
     """Autocast + (for fp16) loss scaling; a no-op when AMP is off."""
 
@@ -123,11 +173,17 @@ class Precision:
 
 
 class JRGR:
-    """Networks + optimizers + pools + step counter: everything a checkpoint holds."""
+    """Networks + optimizers + pools + step counter: everything a checkpoint holds.
 
-    def __init__(self, cfg: dict, device: str = "cpu", amp: bool = False):
+    In a run of several processes (`world`) each rank steps on its share of the
+    global batch; gradients, the image pools and the logged terms then come out
+    as one process would get them from the whole batch.
+    """
+
+    def __init__(self, cfg: dict, device: str = "cpu", amp: bool = False, world: World = World()):
         self.cfg = cfg
         self.device = torch.device(device)
+        self.world = world
         torch.manual_seed(cfg["seed"])
         self.nets = Nets(cfg).to(self.device)
         betas = (cfg["beta1"], 0.999)
@@ -136,6 +192,9 @@ class JRGR:
         self.opt_d = torch.optim.Adam(
             itertools.chain(*(d.parameters() for d in self.nets.discriminators())), lr=cfg["lr"], betas=betas)
         self.pools = {k: ImagePool(cfg["pool"]) for k in FAKES}
+        self.losses = {"pre": SupervisedLoss(self.nets.g1, cfg), "g": GeneratorLoss(self.nets, cfg),
+                       "d": CriticLoss(self.nets)}
+        self._replicas: dict[str, nn.Module] = {}
         self.precision = Precision(self.device, amp)
         self.step = 0
         self.g3_ready = False  # G3 initialised from G1 (stage 2 has begun)
@@ -157,10 +216,19 @@ class JRGR:
             self.nets.g3.load_state_dict(self.nets.g1.state_dict())
         self.g3_ready = True
         self._freeze_g1()
+        self._replicas.pop("pre", None)  # G1 trains no more
 
     def _freeze_g1(self) -> None:
         set_requires_grad([self.nets.g1], False)
         self.nets.g1.eval()
+
+    def _loss(self, name: str) -> nn.Module:
+        """The loss module `name`, replicated over the ranks at its first use. Exactly the networks
+        it trains require gradients then (G1 is frozen in stage 2, the critics during the
+        generator step), and those are the parameters its wrapper averages gradients of."""
+        if name not in self._replicas:
+            self._replicas[name] = replicate(self.losses[name], self.world)
+        return self._replicas[name]
 
     def derainer(self) -> nn.Module:
         """The network a user would deploy now: G3 in stage 2, G1 before."""
@@ -182,40 +250,34 @@ class JRGR:
     def _step_supervised(self, batch: dict) -> dict:
         for group in self.opt_pre.param_groups:
             group["lr"] = self.cfg["lr_pretrain"]
-        g1, weights = self.nets.g1, self.cfg["loss"]
         with self.precision.autocast():
-            if self.cfg.get("stage1_gate") and getattr(g1, "gate", None) is not None:
-                # Weighed against the MSE as stage 2 weighs it against the supervised term. Without
-                # it the MSE alone can shut the gate for good early on (a 32-wide derainer did).
-                out, logit = g1.derain_with_logit(batch["O_s"])
-                terms = {"mse": losses.mse(out, batch["B_s"]), "gate": losses.gate(g1, batch, O_s_logit=logit)}
-                total = terms["mse"] + weights["gate"] / weights["supervised"] * terms["gate"]
-            else:
-                terms = {"mse": losses.mse(g1(batch["O_s"]), batch["B_s"])}
-                total = terms["mse"]
-        self.precision.backward_step(total, self.opt_pre)
+            terms = self._loss("pre")(batch)
+        self.precision.backward_step(terms.pop("total"), self.opt_pre)
         return {k: v.detach() for k, v in terms.items()}
 
     def _step_joint(self, step: int, batch: dict, rng: np.random.Generator) -> dict:
         lr = self.cfg["lr"] * self.lr_factor(step)
         for group in itertools.chain(self.opt_g.param_groups, self.opt_d.param_groups):
             group["lr"] = lr
-        nets = self.nets
-        set_requires_grad(nets.discriminators(), False)
+        set_requires_grad(self.nets.discriminators(), False)
         with self.precision.autocast():
-            out = forward_loops(nets, batch["O_s"], batch["O_t"], self.cfg.get("detach_real_loop", False))
-            g = losses.generator_losses(out, batch, nets, self.cfg["loss"])
+            out, g = self._loss("g")(batch)
         self.precision.backward_step(g["total"], self.opt_g)
-        set_requires_grad(nets.discriminators(), True)
+        set_requires_grad(self.nets.discriminators(), True)
 
-        fake = {k: self.pools[k].query(out[k].detach().float(), rng) for k in FAKES}
         with self.precision.autocast():
-            d = {"d_t": losses.discriminator(nets.d_t, batch["O_t"], [fake["Ot1"]]),
-                 "d_s": losses.discriminator(nets.d_s, batch["O_s"], [fake["Os1"]]),
-                 "d_b": losses.discriminator(nets.d_b, batch["B_s"], [fake[k] for k in ("Bs1", "Bs2", "Bt1", "Bt2")])}
+            d = self._loss("d")(batch, self._pooled(out, rng))
         self.precision.backward_step(sum(d.values()), self.opt_d)
         return {**{k: v.detach() for k, v in g.items()}, **{k: v.detach() for k, v in d.items()},
                 "lr": lr}
+
+    def _pooled(self, out: dict, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """This rank's share of the fakes through the history pools. The pools see the global
+        batch (all ranks' fakes, in rank order) and draw from the same generator on every
+        rank, so they stay alike everywhere and as one process would hold them."""
+        mine = torch.stack([out[k].detach().float() for k in FAKES], 1)
+        everyone = gathered(self.world, mine)
+        return {k: own_share(self.world, self.pools[k].query(everyone[:, i], rng)) for i, k in enumerate(FAKES)}
 
     # -- checkpoint state -------------------------------------------------
 
@@ -240,8 +302,10 @@ class JRGR:
                 "train_seconds": self.train_seconds}
         return tensors, info
 
-    def load_state(self, tensors: dict[str, torch.Tensor], info: dict) -> None:
-        self.nets.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+    def load_state(self, tensors: dict[str, torch.Tensor], info: dict, source: str = "checkpoint") -> None:
+        nets = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+        self._check_fits(nets, source)
+        self.nets.load_state_dict(nets)
         for name, opt in (("g", self.opt_g), ("d", self.opt_d), ("pre", self.opt_pre)):
             if name in info["optimizers"]:
                 optimizer_from_files(opt, f"opt.{name}", tensors, info["optimizers"][name])
@@ -259,3 +323,12 @@ class JRGR:
         self.g3_ready = info["g3_ready"]
         if self.g3_ready:
             self._freeze_g1()
+
+    def _check_fits(self, state: dict[str, torch.Tensor], source: str) -> None:
+        own = self.nets.state_dict()
+        missing, unexpected = sorted(own.keys() - state.keys()), sorted(state.keys() - own.keys())
+        reshaped = sorted(k for k in own.keys() & state.keys() if own[k].shape != state[k].shape)
+        if missing or unexpected or reshaped:
+            raise RainloopError(f"{source}: written by a different network than this run's config builds "
+                                f"({len(missing)} missing, {len(unexpected)} unexpected, {len(reshaped)} of another "
+                                f"shape, e.g. {(missing or unexpected or reshaped)[0]})")

@@ -25,6 +25,7 @@ from rainloop.atomic import write_text
 from rainloop.training.batches import StepBatches, open_real, open_synthetic, step_batches, step_rngs
 from rainloop.training.checkpoint import load_latest, save_checkpoint
 from rainloop.training.derainer_io import save_derainer
+from rainloop.training.distributed import World, agree, from_main, share_of, share_state, step_means
 from rainloop.training.gate_calibration import calibrate, dry_set
 from rainloop.training.jrgr import JRGR, forward_loops
 from rainloop.training.runs import check_free, create_run, read_config
@@ -34,7 +35,8 @@ from rainloop.training.warm_start import warm_start
 
 @dataclass
 class Options:
-    """How to run (never changes what is learned, except `amp`)."""
+    """How to run (never changes what is learned, except `amp`, and `world`, whose ranks each draw
+    their share of a batch from streams of their own)."""
 
     device: str = "cpu"
     amp: bool = False
@@ -45,6 +47,7 @@ class Options:
     progress: bool = True
     tensorboard: bool = True
     command: str = ""
+    world: World = World()
 
 
 def train(run_dir: str | Path, opts: Options = Options(), until: int | None = None, new: dict | None = None) -> dict:
@@ -52,82 +55,138 @@ def train(run_dir: str | Path, opts: Options = Options(), until: int | None = No
     only up to step `until` (the run stays resumable). With `new` (a runs.make_config
     dict) the run folder is created first, once the data has opened without error.
 
+    In a run of several processes (opts.world, its process group started) every rank
+    calls this; rank 0 alone reads and writes the run folder.
+
     Returns {"step", "steps" (the run's planned total), "stage", "val", "stopped", "train_seconds"}.
     """
     run_dir = Path(run_dir)
-    if new is not None:
-        check_free(run_dir)
-    cfg = read_config(run_dir) if new is None else new
+    world = opts.world
+    cfg = from_main(world, lambda: _open_config(run_dir, new))
+    share = share_of(cfg["batch"], world)
     data = cfg["data"]
-    syn = open_synthetic(data["syn"], cfg["load"], data["rain_mix"], data["syn_style"], data["sky"])
-    real = open_real(data["real"], cfg["load"], data["every"], data["real_mix"], data["sky"])
-    val_pairs = open_val(data["val"])
-    # read once, before the run folder exists
-    dry = dry_set(data.get("dry"), data.get("dry_sizes")) if cfg.get("dry_db") else None
-    model = JRGR(cfg, opts.device, opts.amp)
-    val: dict = {}
-    ckpt = None if new is not None else load_latest(run_dir / "checkpoints")
-    if ckpt is not None:
-        model.load_state(*ckpt)
-        val = ckpt[1].get("val", {})
-    elif cfg.get("init"):  # also when a warm-started run was killed before its first checkpoint
-        cfg["init_from"] = warm_start(model, cfg["init"])
-    if new is not None:
+    model = JRGR(cfg, opts.device, opts.amp, world)
+
+    def prepare():
+        sources = (open_synthetic(data["syn"], cfg["load"], data["rain_mix"], data["syn_style"], data["sky"]),
+                   open_real(data["real"], cfg["load"], data["every"], data["real_mix"], data["sky"]))
+        return sources, _starting_point(run_dir, cfg, model, new is not None) if world.main else None
+
+    (syn, real), start = agree(world, prepare)
+    if world.size > 1:
+        _same_start(model, world)
+    if new is not None and world.main:
         create_run(run_dir, cfg)
     end = cfg["steps"] if until is None else min(until, cfg["steps"])
-    log = LossLog(run_dir / "losses.jsonl", model.step)
-    board = _board(run_dir / "tb", model.step) if opts.tensorboard else None
     described = {"syn": syn.description, "real": real.description, "val": data["val"]}
-    bar = _progress(model.step, end, opts.progress)
+    record = Record(run_dir, model, opts, end, described, *start) if world.main else None
     stopped = False
     steps = range(model.step, end)
-    drawn = StepBatches(syn, real, cfg["seed"], cfg["batch"], cfg["crop"], cfg["pretrain_steps"])
+    drawn = StepBatches(syn, real, cfg["seed"], share, cfg["crop"], cfg["pretrain_steps"], world.rank, world.size)
     with StopOnSignal() as stop:
         t0 = time.perf_counter()
         for step, batch in zip(steps, step_batches(drawn, steps, opts.workers, model.device)):
-            stage = model.stage(step)
             terms = model.train_step(step, batch, step_rngs(cfg["seed"], step)["pool"])
+            terms, stopped = step_means(world, terms, stop.requested, model.device)
             seconds = time.perf_counter() - t0
             model.train_seconds += seconds
-            log.write(step, stage, terms, seconds)
-            if board is not None:
-                for k, v in terms.items():
-                    board.add_scalar(f"stage{stage}/{k}", v, step)
-            bar.update(1)
-            if (step + 1) % opts.log_every == 0:
-                bar.set_postfix_str(_short(stage, terms, seconds))
-            stopped = stop.requested
-            last = step + 1 == end or stopped
-            if (step + 1) % opts.val_every == 0 or last:
-                val = {**evaluate(model.derainer(), val_pairs, model.device), "step": step + 1}
-                if board is not None:
-                    for k in ("psnr", "ssim", "dry_psnr"):
-                        if k in val:
-                            board.add_scalar(f"val/{k}", val[k], step)
-                    board.add_image("loops", _grid(model, batch, stage), step)
-            if (step + 1) % opts.ckpt_every == 0 or last:
-                _save(run_dir, model, val, log.flush_means(), described, dry, opts)
+            if record is not None:
+                record.step(step, terms, seconds, batch, last=step + 1 == end or stopped)
             if stopped:
                 break
             t0 = time.perf_counter()
-    bar.close()
-    if board is not None:
-        board.close()
-    log.close()
+    val = record.close() if record is not None else {}
     return {"step": model.step, "steps": cfg["steps"], "stage": model.stage(max(0, model.step - 1)), "val": val,
             "stopped": stopped, "train_seconds": model.train_seconds}
 
 
+def _open_config(run_dir: Path, new: dict | None) -> dict:
+    if new is None:
+        return read_config(run_dir)
+    check_free(run_dir)
+    return new
+
+
+def _starting_point(run_dir: Path, cfg: dict, model: JRGR, is_new: bool) -> tuple:
+    """Rank 0's part before training: the validation and dry sets, and the model's starting
+    state (newest checkpoint or --init); read before the run folder exists."""
+    val_pairs = open_val(cfg["data"]["val"])
+    dry = dry_set(cfg["data"].get("dry"), cfg["data"].get("dry_sizes")) if cfg.get("dry_db") else None
+    val: dict = {}
+    ckpt = None if is_new else load_latest(run_dir / "checkpoints")
+    if ckpt is not None:
+        model.load_state(*ckpt, source=str(run_dir / "checkpoints" / ckpt[1]["tensors"]))
+        val = ckpt[1].get("val", {})
+    elif cfg.get("init"):  # also when a warm-started run was killed before its first checkpoint
+        cfg["init_from"] = warm_start(model, cfg["init"])
+    return val_pairs, dry, val
+
+
+def _same_start(model: JRGR, world: World) -> None:
+    """Every rank starts from rank 0's state, whatever that was loaded from."""
+    state = None
+    if world.main:
+        tensors, info = model.state()
+        state = tensors, {**info, "step": model.step}
+    tensors, info = share_state(world, state, model.device)
+    if not world.main:
+        model.load_state(tensors, info)
+
+
+class Record:
+    """What rank 0 writes while training: losses.jsonl, TensorBoard, the progress bar,
+    validation, checkpoints and the exported derainer."""
+
+    def __init__(self, run_dir: Path, model: JRGR, opts: Options, end: int, described: dict, val_pairs, dry,
+                 val: dict):
+        self.run_dir, self.model, self.opts, self.end, self.described = run_dir, model, opts, end, described
+        self.val_pairs, self.dry, self.val = val_pairs, dry, val
+        self.log = LossLog(run_dir / "losses.jsonl", model.step)
+        self.board = _board(run_dir / "tb", model.step) if opts.tensorboard else None
+        self.bar = _progress(model.step, end, opts.progress)
+
+    def step(self, step: int, terms: dict, seconds: float, batch: dict, last: bool) -> None:
+        model, opts, board = self.model, self.opts, self.board
+        stage = model.stage(step)
+        self.log.write(step, stage, terms, seconds)
+        if board is not None:
+            for k, v in terms.items():
+                board.add_scalar(f"stage{stage}/{k}", v, step)
+        self.bar.update(1)
+        if (step + 1) % opts.log_every == 0:
+            self.bar.set_postfix_str(_short(stage, terms, seconds))
+        if (step + 1) % opts.val_every == 0 or last:
+            self.val = {**evaluate(model.derainer(), self.val_pairs, model.device), "step": step + 1}
+            if board is not None:
+                for k in ("psnr", "ssim", "dry_psnr"):
+                    if k in self.val:
+                        board.add_scalar(f"val/{k}", self.val[k], step)
+                board.add_image("loops", _grid(model, batch, stage), step)
+        if (step + 1) % opts.ckpt_every == 0 or last:
+            _save(self.run_dir, model, self.val, self.log.flush_means(), self.described, self.dry, opts)
+
+    def close(self) -> dict:
+        """The last validation scores."""
+        self.bar.close()
+        if self.board is not None:
+            self.board.close()
+        self.log.close()
+        return self.val
+
+
 def _save(run_dir: Path, model: JRGR, val: dict, losses: dict, described: dict, dry, opts: Options) -> None:
     tensors, info = model.state()
-    save_checkpoint(run_dir / "checkpoints", model.step, tensors, {**info, "val": val, "losses": losses})
+    processes = opts.world.size
+    save_checkpoint(run_dir / "checkpoints", model.step, tensors,
+                    {**info, "val": val, "losses": losses, "processes": processes})
     cfg = model.cfg
     meta = {"preset": cfg["preset"], "step": model.step, "stage": info["stage"], "seed": cfg["seed"],
             "data": described, "val_psnr": val.get("psnr"), "val_ssim": val.get("ssim"),
             "val_input_psnr": val.get("input_psnr"), "val_input_ssim": val.get("input_ssim"),
             "val_dry_psnr": val.get("dry_psnr"),
             **({"init": cfg["init_from"]} if "init_from" in cfg else {}),
-            "train_seconds": round(model.train_seconds, 1), "machine": machine(model.device),
+            "train_seconds": round(model.train_seconds, 1),
+            "machine": machine(model.device) + (f" x {processes} processes" if processes > 1 else ""),
             "command": opts.command}
     derainer = model.derainer()
     if dry is not None:  # --dry-db; runs.check_config allows it only for gated derainers

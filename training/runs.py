@@ -14,7 +14,7 @@ from rainloop.errors import RainloopError
 from rainloop.files import read_json
 from rainloop.training.derainer_io import read_card, resolve_weights
 from rainloop.training.gate_calibration import DEFAULT_STAT, STATS, parse_dry_sizes
-from rainloop.training.networks import SWITCHES
+from rainloop.training.networks import SWITCHES, SWITCHES_OF
 from rainloop.training.presets import get_preset
 
 FORMAT = "rainloop-run/1"
@@ -29,7 +29,7 @@ OVERRIDES = (*PLAIN_KEYS, *LOSS_KEYS)  # what `rainloop train` may set on a pres
 
 
 def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "builtin", val: str = "builtin",
-                rain_mix: str = "default", syn_style: str = "streak", real_mix: str = "default", every: int = 1,
+                rain_mix: str = "default", syn_style: str = "broad", real_mix: str = "default", every: int = 1,
                 sky: float = 0.0, dry: str | None = None, dry_sizes: str | None = None,
                 steps: int | None = None, pretrain_steps: int | None = None, seed: int = 0,
                 init: str | None = None, **overrides) -> dict:
@@ -50,8 +50,10 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
         if value is None:
             continue
         if key in SWITCHES:
-            if cfg["g1"]["type"] != "edge_unet":
-                raise RainloopError(f"--{key}: only the edge and tiny derainers have it, not the {preset} one")
+            if key not in SWITCHES_OF[cfg["g1"]["type"]]:
+                if value == "off":
+                    continue
+                raise RainloopError(f"--{key}: the {preset} preset's derainer ({cfg['g1']['type']}) has no such option")
             cfg["g1"][key] = value == "on"
         elif key in LOSS_KEYS:
             cfg["loss"][LOSS_KEYS[key]] = float(value)
@@ -81,6 +83,7 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
         pretrain_steps = 0
         cfg["init"] = init
         source, translator = init_specs(init)
+        _check_same_body(init, preset, source, cfg["g1"])
         for switch in SWITCHES:
             if overrides.get(switch) is None and source.get(switch):
                 cfg["g1"][switch] = True  # a fine-tune keeps what it starts from unless told otherwise
@@ -91,6 +94,8 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
         elif source.get("base") != cfg["g1"]["base"]:
             raise RainloopError(f"--width {overrides['width']}: --init {init} has width {source.get('base')}, "
                                 "and its weights fit only that")
+    # "batch" is global: one optimizer step's images over all processes, each training on batch / processes
+    cfg["batch_scope"] = "global"
     cfg.update(format=FORMAT, steps=int(steps),
                pretrain_steps=int(steps // 2 if pretrain_steps is None else pretrain_steps), seed=int(seed),
                data={"syn": syn, "real": real, "val": val, "rain_mix": rain_mix, "syn_style": syn_style,
@@ -98,6 +103,21 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
                      "dry_sizes": dry_sizes})
     check_config(cfg)
     return cfg
+
+
+def _body(spec: dict) -> dict:
+    return {k: v for k, v in spec.items() if k not in SWITCHES and k != "base"}
+
+
+def _check_same_body(init: str, preset: str, source: dict, g1: dict) -> None:
+    """An --init derainer loads only into a preset whose derainer has its type and depth."""
+    if _body(source) == _body(g1):
+        return
+    from rainloop.training.presets import PRESETS
+
+    fits = next((name for name, p in PRESETS.items() if _body(p["g1"]) == _body(source)), None)
+    hint = f"pass --preset {fits}" if fits else "its preset is not one of this version's"
+    raise RainloopError(f"--init {init}: holds a {source['type']} derainer that does not fit the {preset} preset's; {hint}")
 
 
 def init_path(source: str) -> Path:

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cuda_memory.hpp"
+#include "rainloop/engine_record.h"
 #include "rainloop/prepost.h"
 
 namespace rainloop {
@@ -113,6 +114,14 @@ Engine::Engine(const std::string& path, bool allow_host_code) : s_(new State) {
     s_->runtime.reset(nvinfer1::createInferRuntime(logger()));
     if (!s_->runtime) throw s_->fail("cannot create a TensorRT runtime");
     s_->runtime->setEngineHostCodeAllowed(allow_host_code);
+    // A DLA engine runs on the core the runtime names at load time, not the one it was built for.
+    const int dla_core = rl_engine_dla_core(path.c_str());
+    if (dla_core >= 0) {
+        if (dla_core >= s_->runtime->getNbDLACores())
+            throw s_->fail("built for DLA core " + std::to_string(dla_core) + " and this device has " +
+                           std::to_string(s_->runtime->getNbDLACores()) + " DLA cores; rebuild it here");
+        s_->runtime->setDLACore(dla_core);
+    }
     s_->engine.reset(s_->runtime->deserializeCudaEngine(blob.data(), blob.size()));
     if (!s_->engine)
         throw s_->fail("TensorRT cannot load it (built by another TensorRT version or GPU? rebuild it here)");

@@ -19,11 +19,12 @@ def add_arguments(parser):
                         help="timing cache to load and update "
                              "(default ~/.cache/rainloop/timing-trt<version>-sm<cc>.cache)")
     parser.add_argument("--dla", type=int, metavar="N",
-                        help="run on Jetson DLA core N with GPU fallback (FP16 or INT8 models only)")
+                        help="run on Jetson DLA core N with GPU fallback: FP16 or INT8 models, one fixed "
+                             "shape (--shapes 1280x720, or a --static export)")
     parser.add_argument("--version-compatible", action="store_true",
                         help="engine also runs on later TensorRT versions (slower; loads its own runtime code)")
     parser.add_argument("--hardware-compat", choices=["ampere+"],
-                        help="engine runs on any Ampere or newer desktop GPU (slower)")
+                        help="engine runs on any Ampere or newer desktop GPU (slower; built on one, not on a Jetson)")
     parser.add_argument("--out", metavar="PATH",
                         help="engine path (default <onnx stem>.<precision>.engine beside the ONNX)")
     parser.add_argument("--verify", metavar="DIR",

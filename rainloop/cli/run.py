@@ -1,13 +1,16 @@
 """`rainloop run`: derain a camera, stream, video or images into a window, a file or nothing."""
 
-HELP = "derain live: camera (0, v4l2://, csi://), stream, video or images -> window, video, folder"
+HELP = "derain live: camera (0, v4l2://, csi://), stream, video, images or ROS 2 bag -> window, video, folder, bag"
 
 EPILOG = """\
 sources: 0 | v4l2:///dev/video0[?width=&height=&fps=] | csi://0[?width=&height=&fps=&flip=]
          rtsp://... | http://... | clip.mp4 | photo.jpg | folder/ | 'frames/*.png'
+         'bag://recording?topic=/camera/image_raw' (ROS 2 bag; needs rainloop[ros])
 sinks:   display://0 (q quits) | out.mp4 | out.avi | out.mkv | out.png | folder/ | none
-Live sources always derain the newest frame (stale ones are dropped); files keep every
-frame. Ctrl-C stops cleanly and finalises the output file."""
+         'bag://new_bag[?topic=/camera/image_derained]' | 'bag://new_bag?replace=1'
+Live sources always derain the newest frame (stale ones are dropped); files and bags keep
+every frame. Ctrl-C stops cleanly and finalises the output file. A bag sink copies the
+source bag's other topics as they are and is written only once the whole recording is in it."""
 
 
 def add_arguments(parser):

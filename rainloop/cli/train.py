@@ -3,7 +3,7 @@
 HELP = "train a JRGR derainer (stage 1: supervised G1; stage 2: joint loops) into a run folder"
 
 EPILOG = """\
---syn builtin renders streak rain on built-in photos (dry frames included;
+--syn builtin renders rain of many looks on built-in photos (dry frames included;
 --sky 0.5 puts a procedural sky over half of them, as the bundled model had);
 --real builtin is only a stand-in (physics-rendered rain): for your camera,
 pass your own rainy footage (a folder of frames, a video or a folder of
@@ -13,17 +13,22 @@ g3.safetensors + g3.json (the derainer, ready for `rainloop export`).
 Ctrl-C finishes the step, saves and stops; --resume continues, also with a
 larger --steps. --init default fine-tunes the bundled model on your footage
 (stage 2 only; keep --lambda-idt on, and --dry-db 38 --dry DRY_FOOTAGE, so
-dry frames still pass through)."""
+dry frames still pass through). On several GPUs (or CPU processes):
+torchrun --nproc-per-node N -m rainloop train ... (docs/training.md); --batch
+stays the global batch, each process trains on batch/N, rank 0 writes --out."""
 
 
 def add_arguments(parser):
     import argparse
 
     from rainloop.cli.gate import add_dry_options
+    from rainloop.training.presets import PRESETS
 
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--preset", choices=["paper", "edge", "tiny"], help="network sizes and defaults (new runs: edge)")
+    parser.add_argument("--preset", choices=list(PRESETS),
+                        help="network sizes and defaults (new runs: edge; edge-fullres is the edge derainer with its "
+                             "body at full resolution, 4x the compute)")
     parser.add_argument("--syn", help="synthetic pairs: a dataset folder or 'builtin' (default builtin)")
     parser.add_argument("--real", help="real rainy images: folder of images or of videos, JRGR root (Ot/), video, "
                                        "or 'builtin' (default builtin)")
@@ -31,11 +36,10 @@ def add_arguments(parser):
     parser.add_argument("--every", type=int, help="with a video --real: keep every k-th frame (default 1)")
     parser.add_argument("--rain-mix", choices=["default", "light", "heavy"],
                         help="intensity mix of the built-in synthetic rain (default: default, 12%% dry)")
-    parser.add_argument("--syn-style", choices=["streak", "streak-fog", "physics"],
-                        help="style of the built-in synthetic rain (default streak; streak-fog adds rain "
-                             "accumulation as depth-dependent fog, as RainCityscapes does; physics is the "
-                             "renderer of --real builtin, so with it the built-in domains are one: a "
-                             "supervised upper bound, not a test of real-rain transfer)")
+    parser.add_argument("--syn-style", choices=["broad", "streak", "streak-fog", "physics"],
+                        help="style of the built-in synthetic rain (default broad: every pair draws its own "
+                             "layers, density, length, blend, veil, night, noise and JPEG from wide ranges; the "
+                             "others are single looks)")
     parser.add_argument("--real-mix", choices=["default", "rain"],
                         help="intensity mix of --real builtin (default: default, 12%% dry, drizzle to downpour; "
                              "rain: always raining)")
@@ -52,7 +56,9 @@ def add_arguments(parser):
                         help="stop and save at this step (train in chunks; --resume continues)")
     parser.add_argument("--pretrain-steps", type=int, help="stage-1 steps of G1 alone (default steps/2)")
     parser.add_argument("--crop", type=int, help="training crop side (default from the preset)")
-    parser.add_argument("--batch", type=int, help="batch size (default from the preset)")
+    parser.add_argument("--batch", type=int,
+                        help="global batch: the images of one optimizer step over all processes; under torchrun "
+                             "each of N processes trains on batch/N (default from the preset)")
     parser.add_argument("--gate", choices=["on", "off"],
                         help="edge/tiny derainer's per-frame rain gate, which lets dry frames pass through "
                              "(default on)")
@@ -125,27 +131,31 @@ def run(args):
                             dark=args.dark, translator_background=args.translator_background)
     import torch
 
-    from rainloop.training import loop, runs
+    from rainloop.training import distributed, loop
 
+    world = distributed.discover()  # several processes when torchrun started this one
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = _device(args.device)
+    device = distributed.device_of(world, _device(args.device))
     workers = args.workers if args.workers is not None else (4 if device.startswith("cuda") else 0)
     command = " ".join(["rainloop", *sys.argv[1:]])  # the same under `python -m rainloop`
     opts = loop.Options(device=device, amp=args.amp, workers=workers, log_every=args.log_every,
-                        ckpt_every=args.ckpt_every, val_every=args.val_every, command=command)
+                        ckpt_every=args.ckpt_every, val_every=args.val_every, command=command, world=world)
     if args.dry_run:
-        return _dry_run(runs.make_config(**_new_settings(args)), opts)
+        if world.size > 1:
+            raise RainloopError("--dry-run checks one process; run it without torchrun")
+        from rainloop.training.runs import make_config
+
+        return _dry_run(make_config(**_new_settings(args)), opts)
     if not args.out:
         raise RainloopError("--out RUN is required (the run folder to create or --resume)")
-    new = None
-    if args.resume:
-        requested = {k: getattr(args, k)
-                     for k in ("preset", "steps", "pretrain_steps", "seed", "init", *runs.OVERRIDES, *_DATA)}
-        runs.resume_run(args.out, requested)
-    else:
-        new = runs.make_config(**_new_settings(args))
-    summary = loop.train(args.out, opts, until=args.until, new=new)
+    try:
+        with distributed.group(world, device):
+            summary = _train(args, opts)
+    except distributed.Reported:
+        return 2  # rank 0 prints it for the job
+    if not world.main:
+        return 0
     val = summary["val"]
     scored = "no validation set"
     if "psnr" in val:
@@ -157,6 +167,25 @@ def run(args):
     if summary["step"] < summary["steps"]:
         print("stopped early; run again with --resume to continue")
     return 0
+
+
+def _train(args, opts) -> dict:
+    """The run's config, resolved by rank 0 alone (it alone reads and writes --out), then training."""
+    from rainloop.training import distributed, loop, runs
+
+    world = opts.world
+    new = None
+    if args.resume:
+        requested = {k: getattr(args, k)
+                     for k in ("preset", "steps", "pretrain_steps", "seed", "init", *runs.OVERRIDES, *_DATA)}
+        cfg = distributed.from_main(world, lambda: runs.resume_run(args.out, requested))
+    else:
+        new = cfg = distributed.from_main(world, lambda: runs.make_config(**_new_settings(args)))
+    share = distributed.share_of(cfg["batch"], world)
+    if world.size > 1 and world.main:
+        print(f"rainloop train: {world.size} processes ({distributed.backend_of(opts.device)}), global batch "
+              f"{cfg['batch']} = {share} per process; rank 0 writes {args.out}", flush=True)
+    return loop.train(args.out, opts, until=args.until, new=new)
 
 
 def _new_settings(args) -> dict:

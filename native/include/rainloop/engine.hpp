@@ -28,6 +28,7 @@ struct Error : std::runtime_error {
 class Engine {
    public:
     // `allow_host_code`: the engine was built with `rainloop build --version-compatible`.
+    // A DLA engine is loaded onto the DLA core its build record (path + ".json") names.
     explicit Engine(const std::string& path, bool allow_host_code = false);
     ~Engine();
     Engine(const Engine&) = delete;

@@ -13,6 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Outside the extern "C" block below: CUDA's headers declare C++ overloads.
+#ifdef RAINLOOP_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -26,8 +31,6 @@ void rl_nv12_to_planar(const uint8_t* y, size_t y_pitch, const uint8_t* uv, size
 void rl_planar_to_bgr8(const float* planar, int width, int height, uint8_t* bgr, size_t pitch);
 
 #ifdef RAINLOOP_WITH_CUDA
-#include <cuda_runtime_api.h>
-
 int rl_bgr8_to_planar_cuda(const uint8_t* bgr, size_t pitch, int width, int height, void* planar,
                            rl_dtype dtype, cudaStream_t stream);
 int rl_nv12_to_planar_cuda(const uint8_t* y, size_t y_pitch, const uint8_t* uv, size_t uv_pitch,
