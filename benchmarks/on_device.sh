@@ -2,7 +2,7 @@
 # Everything rainloop still needs from a GPU machine, in one call of under 8 minutes, into one folder:
 #
 #   bash benchmarks/on_device.sh OUT_DIR          (or OUT=OUT_DIR bash benchmarks/on_device.sh)
-#   bash benchmarks/on_device.sh --run 'COMMAND'  (only the setup below, then COMMAND, e.g. a gpu_sweep.sh set)
+#   bash benchmarks/on_device.sh --run 'COMMAND'  (only the setup below, then COMMAND)
 #
 #   1. the machine: GPU, Python, PyTorch, ONNX Runtime, TensorRT, CUDA compiler
 #   2. PyTorch CUDA training step rates of each preset (short `rainloop train` runs)

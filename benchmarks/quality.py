@@ -71,7 +71,7 @@ def score_sets(derain: Callable[[np.ndarray], np.ndarray], sets: dict[str, list[
 
 
 def measure_all(doc: str, model_help: str, measure: Callable[[str, dict], dict], argv=None) -> dict:
-    """The command line shared with gate_analysis.py: render the sets once, run
+    """The command line: render the sets once, run
     `measure(model, sets)` for every --model, write --json; returns {model: result}."""
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", required=True, help=f"repeatable: {model_help}")

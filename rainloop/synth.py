@@ -59,7 +59,7 @@ def synth_pairs(out: str | os.PathLike, n: int, crop: CropFn, size: tuple[int, i
     for i in progress(range(n)) if progress else range(n):
         rng = np.random.default_rng([seed, i])
         clean = crop(rng, size)
-        rainy = rain.render(clean, rng, style, _intensity(rng, intensity, heavy))
+        rainy, clean = rain.render_pair(clean, rng, style, _intensity(rng, intensity, heavy))
         name = f"{i:05d}.png"
         write_image(out / "clean" / name, clean)
         write_image(out / "rainy" / name, rainy)

@@ -51,7 +51,7 @@ def test_train_in_chunks_then_resume_with_more_steps(tmp_path, capsys):
     (["--init", "default", "--pretrain-steps", "1"], ["--pretrain-steps must be 0"]),
     (["--gate", "off", "--dry-db", "39"], ["--dry-db", "no gate"]),
     (["--width", "0"], ["--width 0", "at least 1"]),
-    (["--init", "default", "--preset", "edge", "--width", "24"], ["--width 24", "has width 16"]),
+    (["--init", "default", "--preset", "edge", "--width", "24"], ["--width 24", "has width 32"]),
     (["--dry", "{tmp}/data"], ["--dry", "--dry-db"]),
     (["--dry", "{tmp}/nowhere", "--dry-db", "40"], ["nowhere", "no such file"]),
 ])

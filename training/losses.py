@@ -39,7 +39,7 @@ def cycle(O_s, Os2, O_t, Ot2, Bs1, Bs2, Bt1, Bt2) -> torch.Tensor:
 
 
 def cycle_parts(O_s, Os2, O_t, Ot2, Bs1, Bs2, Bt1, Bt2) -> dict[str, torch.Tensor]:
-    """The cycle term's four L1 distances by name (benchmarks/loss_forces.py weighs each apart)."""
+    """The cycle term's four L1 distances by name."""
     return {"cyc O_s": l1(O_s, Os2), "cyc O_t": l1(O_t, Ot2), "cyc B_s": l1(Bs1, Bs2), "cyc B_t": l1(Bt1, Bt2)}
 
 

@@ -103,7 +103,7 @@ class EdgeUNet(nn.Module):
     frame, and undoing it multiplies O by 1/T there: a product the additive
     conv path can only approximate, while one more 3x3 conv makes it exact.
     On the physics renderer, undoing the veil alone would lift moderate rain from
-    17.2 to 25.5 dB (benchmarks/rain_budget.py).
+    17.2 to 25.5 dB.
 
     With `dark`, the first conv also sees the dark channel (He et al., CVPR 2009):
     the darkest value of any colour within DARK_SIZE px. Outside the sky, a clear

@@ -2,7 +2,7 @@
 
 HELP = "render rainy/clean training or test pairs (or a rainy video) from clean photos"
 
-STYLES = ("streak", "streak-fog", "physics")  # mirrors rainloop.rain.STYLES without importing OpenCV here
+STYLES = ("streak", "streak-fog", "physics", "broad")  # mirrors rainloop.rain.STYLES without importing OpenCV here
 
 
 def add_arguments(parser):

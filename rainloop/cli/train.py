@@ -69,12 +69,11 @@ def add_arguments(parser):
         parser.add_argument(f"--{switch}", choices=["on", "off"],
                             help=f"edge/tiny derainer's {what} (default off; with --init, as the source has it)")
     parser.add_argument("--width", type=int,
-                        help="the derainer's base channels (edge 16, tiny 8, paper 64): compute grows about "
+                        help="the derainer's base channels (edge 32, tiny 8, paper 64): compute grows about "
                              "with its square (--print-model measures it); with --init, the source's")
     parser.add_argument("--stage1-gate", choices=["on", "off"],
                         help="stage 1 also trains the rain gate on the synthetic pairs' wet/dry labels, so it "
-                             "cannot shut for good there (default on; runs before it existed were off, and "
-                             "benchmarks/train_default.sh turns it off to rebuild the bundle)")
+                             "cannot shut for good there (default on)")
     parser.add_argument("--translator-background", choices=["on", "off"],
                         help="G2 and G4 also see the background, not just the rain layer: a veil's rain layer "
                              "depends on what lies behind it (default off, the paper's translators)")
