@@ -2,10 +2,9 @@
 
 Held-out sets are rendered from the built-in *test* photos (never trained on),
 with a seed no training draw uses:
-  physics-moderate  physics rain, intensity 0.5 (the stand-in for real rain)
+  physics-moderate  physics rain, intensity 0.5 (the project's depth-layered renderer)
   physics-mixed     physics rain, intensity 0.2..1.0
   physics-drizzle   physics rain, intensity 0.05..0.15: light rain must not be over-processed
-                    (since session 10; the other sets render the same images as before)
   streak            classic streak rain, intensity 0.2..0.7
   dry               no rain at all: output vs input must stay >= 38 dB PSNR,
                     a derainer that smears dry scenes is useless on a robot

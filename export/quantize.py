@@ -41,7 +41,7 @@ KEEP_FP = ("IO", "none")
 VAL_PAIRS = 6  # builtin validation frames
 VAL_MAX = 50  # pairs taken (spread) from a user's validation folder
 CHUNK = 4  # frames per calibration pass: bounds the activations held for histograms
-LOSS_WARN_DB = 0.2  # INT8 against FP32 on rain: issue 5's goal
+LOSS_WARN_DB = 0.2  # INT8 against FP32 on rain: more than this is worth a warning
 DRY_WARN_DB = 1.0  # INT8's worst dry frame against FP32's
 
 

@@ -12,7 +12,7 @@ from rainloop.metrics import psnr, ssim
 
 Derain = Callable[[np.ndarray], np.ndarray]
 
-# A rainless frame must come out at least this close to itself (issue 8): a derainer that
+# A rainless frame must come out at least this close to itself: a derainer that
 # changes dry scenes is useless on a robot that drives in and out of rain.
 DRY_BAR_DB = 38.0
 
