@@ -133,7 +133,7 @@ def test_without_simplify_still_matches(tiny, tmp_path):
     assert onnx.load(str(tmp_path / "raw.onnx")).opset_import[0].version == 13
 
 
-@pytest.mark.parametrize("preset", ["edge", "paper"])
+@pytest.mark.parametrize("preset", ["edge", "edge-fullres", "paper"])
 def test_presets_export_with_parity(preset, tmp_path):
     # The paper net has 42M parameters: small check frames keep this quick.
     ckpt = make_g3(tmp_path / "run", preset)
@@ -145,6 +145,8 @@ def test_presets_export_with_parity(preset, tmp_path):
         assert {"ConvTranspose", "InstanceNormalization"} <= ops
     else:
         assert "ConvTranspose" not in ops and "Resize" in ops
+    if preset == "edge":  # its body runs at quarter resolution: pixels into channels and back
+        assert "DepthToSpace" in ops  # PixelUnshuffle traces to Reshape/Transpose, which both runtimes run
 
 
 def test_bundled_model_exports_with_parity(tmp_path):

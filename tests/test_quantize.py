@@ -268,3 +268,16 @@ def test_veil_gain_stays_float_beside_the_tail(tmp_path, calib):
     kept = card["quantization"]["kept_float"]["nodes"]
     assert set(out_layers + [joins[0].name]) <= set(kept)
     assert sum("Conv" in name for name in kept) == 5  # first, tail, veil, and the gate's two
+
+
+def test_the_edge_derainer_quantizes_within_a_tenth_of_a_db(tmp_path, calib):
+    # The bundle is the edge preset's space-to-depth derainer: its pixel rearrangements
+    # pass through Q/DQ, and the trained weights keep their quality in INT8.
+    from rainloop.models import resolve
+
+    src = tmp_path / "model.onnx"
+    src.write_bytes(resolve("default").read_bytes())
+    card = quantize(src, calib, n=4, size=SIZE, progress=False)
+    ops = {n.op_type for n in onnx.load(str(default_output(src))).graph.node}
+    assert {"DepthToSpace", "QuantizeLinear"} <= ops
+    assert card["quality"]["int8_vs_fp32"]["int8_loss_db"] <= 0.1
