@@ -83,7 +83,6 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
         pretrain_steps = 0
         cfg["init"] = init
         source, translator = init_specs(init)
-        _check_same_body(init, preset, source, cfg["g1"])
         for switch in SWITCHES:
             if overrides.get(switch) is None and source.get(switch):
                 cfg["g1"][switch] = True  # a fine-tune keeps what it starts from unless told otherwise
@@ -103,21 +102,6 @@ def make_config(preset: str = "edge", *, syn: str = "builtin", real: str = "buil
                      "dry_sizes": dry_sizes})
     check_config(cfg)
     return cfg
-
-
-def _body(spec: dict) -> dict:
-    return {k: v for k, v in spec.items() if k not in SWITCHES and k != "base"}
-
-
-def _check_same_body(init: str, preset: str, source: dict, g1: dict) -> None:
-    """An --init derainer loads only into a preset whose derainer has its type and depth."""
-    if _body(source) == _body(g1):
-        return
-    from rainloop.training.presets import PRESETS
-
-    fits = next((name for name, p in PRESETS.items() if _body(p["g1"]) == _body(source)), None)
-    hint = f"pass --preset {fits}" if fits else "its preset is not one of this version's"
-    raise RainloopError(f"--init {init}: holds a {source['type']} derainer that does not fit the {preset} preset's; {hint}")
 
 
 def init_path(source: str) -> Path:

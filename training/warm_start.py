@@ -24,6 +24,7 @@ from rainloop.training.checkpoint import load_latest
 from rainloop.training.derainer_io import load_derainer
 from rainloop.training.jrgr import JRGR
 from rainloop.training.networks import HEADS
+from rainloop.training.presets import PRESETS
 from rainloop.training.runs import CONFIG, init_path, read_config
 
 
@@ -40,7 +41,7 @@ def _from_run(model: JRGR, run: Path) -> dict:
     for key in ("g1", "g2", "d"):
         if _body(cfg[key]) != _body(model.cfg[key]):
             raise RainloopError(f"--init {run}: its networks differ from this run's ({key}: {cfg[key]}); "
-                                f"use --preset {cfg['preset']} and the same sizes and switches")
+                                f"use --preset {_preset_for(cfg['g1'], cfg['preset'])} and the same sizes and switches")
     ckpt = load_latest(run / "checkpoints")
     if ckpt is None or not ckpt[1]["g3_ready"]:
         raise RainloopError(f"--init {run}: has no stage-2 checkpoint (no G3 yet); resume that run instead")
@@ -55,7 +56,7 @@ def _from_derainer(model: JRGR, path: Path) -> dict:
     padded, card = load_derainer(path)
     if _body(card["net"]) != _body(model.cfg["g1"]):
         raise RainloopError(f"--init {path}: a {card['net']} derainer, but this run builds {model.cfg['g1']}; "
-                            f"use --preset {card.get('preset', 'edge')}")
+                            f"use --preset {_preset_for(card['net'], card.get('preset', 'edge'))}")
     for net in (model.nets.g1, model.nets.g3):
         load_grown(net, padded.net.state_dict(), path)
     return {k: card[k] for k in ("step", "seed", "train_seconds", "init") if k in card}
@@ -64,6 +65,15 @@ def _from_derainer(model: JRGR, path: Path) -> dict:
 def _body(spec: dict) -> dict:
     # The dark channel input is not a head, but a source without it loads (_add_dark_input).
     return {k: v for k, v in spec.items() if k not in HEADS and k != "dark"}
+
+
+def _preset_for(spec: dict, named: str) -> str:
+    """The preset whose derainer this spec's weights load into: the name a source was trained
+    under may now stand for another network (edge before ShuffleUNet is edge-fullres)."""
+    def shape(s):
+        return {k: v for k, v in _body(s).items() if k != "base"}
+
+    return next((name for name, p in PRESETS.items() if shape(p["g1"]) == shape(spec)), named)
 
 
 def _add_dark_input(module, state: dict) -> dict:
