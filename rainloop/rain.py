@@ -103,8 +103,7 @@ class _Layer:
 class _Field:
     size: tuple[int, int]       # (w, h)
     layers: list[_Layer]
-    screen: bool = False        # streak style: screen blend instead of addition
-    blend: str = ""             # broad: "add", "screen" or "alpha" (toward `radiance`)
+    blend: str = "add"          # streak, broad: "add", "screen" or "alpha" (toward `radiance`)
     radiance: np.ndarray = None  # physics: HxWx3 streak radiance in [0, 1]
     transmission: np.ndarray = None  # physics: HxW veil transmission T
     airlight: np.ndarray = None      # physics: HxWx3 atmospheric light A (constant)
@@ -181,7 +180,7 @@ def _streak_field(size, rng: np.random.Generator, intensity: float) -> _Field:
         density = rng.uniform(0.4, 1.0) * (0.002 + 0.012 * intensity) / width
         gain = rng.uniform(0.4, 0.7) + 0.3 * intensity
         layers.append(_Layer(line_kernel(length, angle, width), density, gain, _fall_step(length, angle, rng)))
-    return _Field(size, layers, screen=bool(rng.random() < 0.5))
+    return _Field(size, layers, blend="screen" if rng.random() < 0.5 else "add")
 
 
 # (depth, length px, width px, defocus sigma, drops per px, peak alpha) at full intensity,
@@ -238,16 +237,24 @@ def _physics_field(scene: np.ndarray, rng: np.random.Generator, intensity: float
         # Drops only show where the scene lies behind them (near layers: everywhere).
         visible = np.clip((depth - layer.depth) / 0.2 + 0.5, 0, 1)
         layer.visible = 1.0 if visible.min() == 1 else _upsample(visible, (w, h))
-    beta = intensity * rng.uniform(0.4, 1.4)
-    airlight = 0.8 * rng.uniform(0.7, 0.95) + 0.2 * np.asarray(cv2.mean(scene)[:3])
+    transmission, airlight = _veil(scene, depth, beta=intensity * rng.uniform(0.4, 1.4), level=rng.uniform(0.7, 0.95))
     return _Field(
         (w, h), layers,
         radiance=_rain_radiance(scene, rng),
-        transmission=_upsample(np.exp(-beta * depth), (w, h)),
-        airlight=np.broadcast_to(airlight.astype(np.float32), scene.shape).copy(),
+        transmission=transmission,
+        airlight=airlight,
         noise=(rng.uniform(1e-4, 1e-3) * (0.5 + intensity), rng.uniform(0.5, 3.0) ** 2 / 255 ** 2),
         jpeg=int(rng.integers(60, 96)),
     )
+
+
+def _veil(scene: np.ndarray, depth: np.ndarray, beta: float, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Koschmieder transmission T = exp(-beta * depth) at the scene's size (depth is coarse), and an
+    airlight mostly grey at `level`, tinted by the scene's mean colour."""
+    h, w = scene.shape[:2]
+    airlight = 0.8 * level + 0.2 * np.asarray(cv2.mean(scene)[:3])
+    return (_upsample(np.exp(-beta * depth), (w, h)),
+            np.broadcast_to(airlight.astype(np.float32), scene.shape).copy())
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
@@ -288,25 +295,16 @@ def _broad_field(scene: np.ndarray, rng: np.random.Generator, intensity: float, 
     fld = _Field((w, h), layers, blend=blend, radiance=radiance)
     if rng.random() < 0.35:  # a veil only some of the time: most frames must keep their tone
         depth = _pseudo_depth((w, h), rng)
-        beta = intensity * rng.uniform(0.2, 1.2)
-        fld.transmission = _upsample(np.exp(-beta * depth), (w, h))
-        airlight = 0.8 * rng.uniform(0.6, 0.95) + 0.2 * np.asarray(cv2.mean(scene)[:3])
-        fld.airlight = np.broadcast_to(airlight.astype(np.float32), scene.shape).copy()
+        fld.transmission, fld.airlight = _veil(scene, depth, beta=intensity * rng.uniform(0.2, 1.2),
+                                               level=rng.uniform(0.6, 0.95))
     return fld
 
 
 def _compose_broad(scene: np.ndarray, fld: _Field, t: int, gains) -> np.ndarray:
     """Rain over the (already camera-exposed) scene, float32 in [0, 1]; noise and JPEG come after."""
-    out = scene
     if fld.transmission is not None:
-        out = cv2.blendLinear(out, fld.airlight, fld.transmission, 1 - fld.transmission)
-    rain = sum(g * _streak_map(layer, fld.size, t) for layer, g in zip(fld.layers, gains))
-    rain = np.minimum(rain, 1.0)[..., None]
-    if fld.blend == "add":
-        return np.minimum(out + rain, 1.0)
-    if fld.blend == "screen":
-        return 1 - (1 - out) * (1 - rain)
-    return out + (fld.radiance - out) * rain
+        scene = cv2.blendLinear(scene, fld.airlight, fld.transmission, 1 - fld.transmission)
+    return _blend_streaks(scene, fld, t, gains)
 
 
 class _Camera:
@@ -349,11 +347,19 @@ def _fog(scene: np.ndarray, rng: np.random.Generator, intensity: float) -> np.nd
     return cv2.blendLinear(scene, veil, transmission, 1 - transmission)
 
 
-def _compose_streak(scene: np.ndarray, fld: _Field, t: int, gains) -> np.ndarray:
+def _blend_streaks(scene: np.ndarray, fld: _Field, t: int, gains) -> np.ndarray:
+    """Every layer's streaks at frame t over the scene, by the field's blend; float32 in [0, 1]."""
     rain = sum(g * _streak_map(layer, fld.size, t) for layer, g in zip(fld.layers, gains))
     rain = np.minimum(rain, 1.0)[..., None]
-    out = 1 - (1 - scene) * (1 - rain) if fld.screen else scene + rain
-    return _to_uint8(out)
+    if fld.blend == "add":
+        return np.minimum(scene + rain, 1.0)
+    if fld.blend == "screen":
+        return 1 - (1 - scene) * (1 - rain)
+    return scene + (fld.radiance - scene) * rain
+
+
+def _compose_streak(scene: np.ndarray, fld: _Field, t: int, gains) -> np.ndarray:
+    return _to_uint8(_blend_streaks(scene, fld, t, gains))
 
 
 def _layer_alpha(fld: _Field, layer: _Layer, t: int, opacity: float) -> np.ndarray:
@@ -426,9 +432,9 @@ def _frames(clean: np.ndarray, n_frames: int, rng: np.random.Generator, style: s
 
 
 def _broad_frames(scene: np.ndarray, n_frames: int, rng: np.random.Generator, intensity: float,
-                  camera: _Camera | None = None) -> Iterator[np.ndarray]:
-    """Rainy frames of one scene; with `camera`, pairs (rainy, clean as the camera records it)."""
-    cam = camera or _Camera(rng)
+                  pairs: bool = False) -> Iterator:
+    """Rainy frames of one scene; with `pairs`, (rainy, clean as the same camera records it)."""
+    cam = _Camera(rng)
     scene = cam.expose(scene)
     fld = _broad_field(scene, rng, intensity, cam.night)
     for layer in fld.layers:
@@ -438,10 +444,7 @@ def _broad_frames(scene: np.ndarray, n_frames: int, rng: np.random.Generator, in
             _respawn(fld, rng)
         gains = [layer.opacity * (rng.uniform(0.9, 1.1) if t else 1.0) for layer in fld.layers]
         rainy = _compose_broad(scene, fld, t, gains) if intensity > 0 else scene
-        if camera is None:
-            yield cam.record([rainy], rng)[0]
-        else:
-            yield tuple(cam.record([rainy, scene], rng))
+        yield tuple(cam.record([rainy, scene], rng)) if pairs else cam.record([rainy], rng)[0]
 
 
 def render_pair(clean: np.ndarray, rng: np.random.Generator, style: str = "broad",
@@ -456,7 +459,7 @@ def render_pair(clean: np.ndarray, rng: np.random.Generator, style: str = "broad
     if style != "broad":
         return render(clean, rng, style, intensity), clean
     scene = np.multiply(clean, np.float32(1 / 255), dtype=np.float32)
-    return next(_broad_frames(scene, 1, rng, intensity, camera=_Camera(rng)))
+    return next(_broad_frames(scene, 1, rng, intensity, pairs=True))
 
 
 def _respawn(fld: _Field, rng: np.random.Generator) -> None:
