@@ -180,7 +180,7 @@ class ShuffleUNet(EdgeUNet):
 
     Why: at 720p almost all of EdgeUNet's work is in its full-resolution convs,
     16 channels wide. Rearranging each shuffle x shuffle block of pixels into
-    channels first (PixelUnshuffle, ONNX SpaceToDepth) lets the same number of
+    channels first (PixelUnshuffle; it traces to ONNX Reshape/Transpose) lets the same number of
     multiply-adds run at a sixteenth of the positions with many more channels,
     which GEMM-based kernels (ONNX Runtime on a CPU, TensorRT) also run faster
     per FLOP. The tail predicts the rain layer's shuffle x shuffle pixels per
@@ -189,7 +189,7 @@ class ShuffleUNet(EdgeUNet):
     B = O - gate * R work exactly as in EdgeUNet.
     """
 
-    def __init__(self, shuffle: int = 4, levels: int = 2, base: int = 48, max_mult: int = 2, blocks: int = 1,
+    def __init__(self, shuffle: int = 4, levels: int = 3, base: int = 32, max_mult: int = 4, blocks: int = 1,
                  gate: bool = False, tone: bool = False):
         super().__init__(levels=levels, base=base, max_mult=max_mult, blocks=blocks, gate=gate, tone=tone)
         first = self.head[0]
