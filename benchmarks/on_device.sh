@@ -99,7 +99,7 @@ if [ "$CUDA_TORCH" != 1 ]; then
   note "skipped: no CUDA GPU visible to PyTorch"
 else
   for preset in $(python3 -c "from rainloop.training.presets import PRESETS; print(*PRESETS)"); do
-    within 75 rainloop train --preset "$preset" --steps "$STEPS" --pretrain-steps $((STEPS / 2)) --val none \
+    within 75 rainloop train --config "$preset" --steps "$STEPS" --pretrain-steps $((STEPS / 2)) --val none \
       --log-every 10 --ckpt-every 100000 --val-every 100000 --out "$WORK/train/$preset" >"$OUT/train-$preset.log" 2>&1
     echo "$preset: exit $?"
   done

@@ -14,8 +14,8 @@ REAL=${REAL:-runs/real-train}
 if [ -f "$RUN/config.json" ]; then
   rainloop train --resume --out "$RUN" --threads 1
 else
-  rainloop train --out "$RUN" --preset edge --syn builtin --syn-style broad --sky 0.5 --real "$REAL" \
-    --lambda-idt 20 --steps 21500 --pretrain-steps 20000 --seed 1 --dry-db 38 --threads 1
+  rainloop train --out "$RUN" --config edge --set loss.identity=20 --syn builtin --syn-style broad --sky 0.5 \
+    --real "$REAL" --steps 21500 --pretrain-steps 20000 --seed 1 --dry-db 38 --threads 1
 fi
 rainloop export "$RUN" --out "$RUN/model.onnx"
 rainloop quantize "$RUN/model.onnx" --calib "$REAL" --n 80 --out "$RUN/model.int8.onnx"

@@ -7,7 +7,7 @@ losses.jsonl: the median over stage-2 steps (the joint loops) after two warm-up 
 --device cuda (NCCL) each process takes one GPU.
 
     python benchmarks/train_scaling.py OUT.json                    # 1 and 2 CPU processes, tiny preset
-    python benchmarks/train_scaling.py OUT.json --device cuda --procs 1,2,4,8 --preset edge --batch 32
+    python benchmarks/train_scaling.py OUT.json --device cuda --procs 1,2,4,8 --config edge --batch 32
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def seconds_per_step(procs: int, args, folder: Path) -> float:
     run = folder / f"run-{procs}"
     threads = max(1, (os.cpu_count() or 1) // procs)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(procs), "--master-addr",
-           "127.0.0.1", "--master-port", str(free_port()), "-m", "rainloop", "train", "--preset", args.preset,
+           "127.0.0.1", "--master-port", str(free_port()), "-m", "rainloop", "train", "--config", args.config,
            "--device", args.device, "--batch", str(args.batch), "--crop", str(args.crop), "--val", "none",
            "--steps", str(2 + args.steps), "--pretrain-steps", "2", "--ckpt-every", "100000",
            "--threads", str(threads), "--out", str(run)]
@@ -50,7 +50,7 @@ def main() -> int:
     parser.add_argument("out", help="JSON file to write")
     parser.add_argument("--procs", default="1,2", help="process counts, comma-separated (default 1,2)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--config", default="tiny", help="preset or config file (default tiny)")
     parser.add_argument("--batch", type=int, default=8, help="global batch (default 8)")
     parser.add_argument("--crop", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10, help="stage-2 steps per run (default 10)")
@@ -74,13 +74,13 @@ def main() -> int:
     for row in rows:
         row["speedup"] = round(row["steps_per_s"] / base, 2)
     where = machine(torch.device("cuda" if args.device == "cuda" else "cpu"))
-    print(f"{args.preset} preset, stage 2, global batch {args.batch}, crop {args.crop}, {args.device}; {where}")
+    print(f"{args.config} preset, stage 2, global batch {args.batch}, crop {args.crop}, {args.device}; {where}")
     print("| processes | batch per process | s/step | steps/s | images/s | speedup |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['processes']} | {r['batch_per_process']} | {r['sec_per_step']:.3f} | {r['steps_per_s']:.2f} | "
               f"{r['images_per_s']:.1f} | {r['speedup']:.2f}x |")
-    record = {"date": datetime.date.today().isoformat(), "machine": where, "preset": args.preset,
+    record = {"date": datetime.date.today().isoformat(), "machine": where, "preset": args.config,
               "device": args.device, "batch": args.batch, "crop": args.crop, "cpu_threads_total": os.cpu_count(),
               "rows": rows}
     write_json(args.out, record)

@@ -65,7 +65,7 @@ def test_dry_frames_pass_at_every_size_asked_for(tmp_path, capsys):
 
 def test_gate_errors_are_one_line(tmp_path, capsys):
     ungated = tmp_path / "ungated"
-    assert main(["train", "--preset", "tiny", "--gate", "off", "--crop", "32", "--batch", "1", "--val", "none",
+    assert main(["train", "--config", "tiny", "--set", "g1.gate=false", "--crop", "32", "--batch", "1", "--val", "none",
                  "--steps", "2", "--pretrain-steps", "1", "--out", str(ungated)]) == 0
     capsys.readouterr()
     for argv, fragment in [

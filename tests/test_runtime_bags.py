@@ -209,7 +209,7 @@ def test_footage_readers_take_a_bag(bags):
 def test_the_cli_takes_a_bag_wherever_it_takes_footage(bags, tmp_path, capsys):
     uri = f"bag://{bags['sqlite3']}?topic=/cam/bgr"
     run = tmp_path / "run"
-    assert main(["train", "--preset", "tiny", "--crop", "32", "--batch", "1", "--val", "none", "--threads", "2",
+    assert main(["train", "--config", "tiny", "--crop", "32", "--batch", "1", "--val", "none", "--threads", "2",
                  "--steps", "2", "--pretrain-steps", "1", "--real", uri, "--out", str(run)]) == 0
     card = json.loads((run / "g3.json").read_text())
     assert card["step"] == 2 and card["data"]["real"] == f"real: {uri} ({FRAMES} images)"

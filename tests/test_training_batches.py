@@ -7,8 +7,9 @@ import pytest
 from rainloop.images import write_image
 from rainloop import builtin
 from rainloop.errors import RainloopError
-from rainloop.training.batches import (REAL_MIXES, draw_batch, draw_intensity, open_real, open_synthetic,
-                                       step_rngs, to_image, to_tensor)
+from rainloop.training.batches import (REAL_MIXES, draw_batch, draw_intensity, keep_tone, open_real,
+                                       open_synthetic, step_rngs, to_image, to_tensor)
+from rainloop.metrics import bright_detail, tone_shift
 
 
 def test_builtin_pairs_mix_dry_frames_and_are_reproducible():
@@ -37,6 +38,20 @@ def test_physics_pairs_are_the_stand_in_real_domains_rain_on_the_same_crop():
     assert np.array_equal(clean, plain[1]) and np.abs(rainy.astype(int) - clean).mean() > 2
 
 
+def test_streak_targets_keep_the_rains_tone_and_lose_its_streaks():
+    rainy, clean = open_synthetic("builtin", 64, style="broad").draw(np.random.default_rng(9), 96)
+    streaks = open_synthetic("builtin", 64, style="broad", target="streaks").draw(np.random.default_rng(9), 96)
+    assert np.array_equal(streaks[0], rainy) and not np.array_equal(rainy, clean)  # seed 9: heavy rain
+    target = streaks[1]
+    # The target is nearer the rainy frame's tone than the clean frame is, with the clean frame's
+    # thin bright detail.
+    assert tone_shift(rainy, target) < 0.6 * tone_shift(rainy, clean)
+    assert abs(bright_detail(target) - bright_detail(clean)) < 0.25 * abs(bright_detail(rainy) - bright_detail(clean))
+    assert np.array_equal(keep_tone(clean, clean, 6.0), clean)
+    with pytest.raises(RainloopError, match="data.target 'veil'"):
+        open_synthetic("builtin", 40, target="veil")
+
+
 def test_builtin_real_default_mix_has_dry_frames_and_drizzle_rain_mix_never_dry():
     rng = np.random.default_rng(2)
     default = [draw_intensity(rng, REAL_MIXES["default"]) for _ in range(400)]
@@ -53,7 +68,7 @@ def test_builtin_real_default_mix_has_dry_frames_and_drizzle_rain_mix_never_dry(
         assert np.array_equal(frame, clean) == is_dry
         dry += is_dry
     assert dry >= 1
-    with pytest.raises(RainloopError, match="--real-mix 'fog'"):
+    with pytest.raises(RainloopError, match="data.real_mix 'fog'"):
         open_real("builtin", 40, mix="fog")
 
 

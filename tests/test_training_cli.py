@@ -7,7 +7,7 @@ import pytest
 from rainloop.cli import main
 from rainloop.training.derainer_io import load_derainer
 
-TINY = ["--preset", "tiny", "--crop", "32", "--batch", "1", "--val", "none", "--threads", "2"]
+TINY = ["--config", "tiny", "--crop", "32", "--batch", "1", "--val", "none", "--threads", "2"]
 
 
 def one_line_error(capsys, argv, *fragments):
@@ -29,8 +29,8 @@ def test_train_in_chunks_then_resume_with_more_steps(tmp_path, capsys):
     assert load_derainer(run)[1]["step"] == 2
     assert "--resume to continue" not in capsys.readouterr().out
     one_line_error(capsys, [*TINY, "--out", str(run), "--steps", "3"], "already exists", "--resume")
-    one_line_error(capsys, ["--preset", "edge", "--out", str(run), "--resume", "--steps", "3"],
-                   "preset 'tiny'", "'edge'")
+    one_line_error(capsys, ["--config", "edge", "--out", str(run), "--resume", "--steps", "3"],
+                   "--config edge sets", "a resumed run keeps its settings")
     assert main(["train", "--out", str(run), "--resume", "--steps", "3"]) == 0
     assert load_derainer(run)[1]["step"] == 3
     assert json.loads((run / "config.json").read_text())["steps"] == 3
@@ -41,18 +41,17 @@ def test_train_in_chunks_then_resume_with_more_steps(tmp_path, capsys):
     (["--real", "{tmp}/nowhere.mp4"], ["--real", "nowhere.mp4"]),
     (["--syn", "{tmp}/data"], ["data", "no known dataset layout"]),
     (["--real", "{tmp}/data"], ["data", "no images"]),
-    (["--crop", "36"], ["--crop 36", "multiple of 8"]),
+    (["--crop", "36"], ["crop 36", "multiple of 8"]),
     (["--steps", "0"], ["--steps must be at least 1"]),
     (["--until", "0"], ["--until must be at least 1"]),
     (["--sky", "1.5"], ["--sky 1.5", "between 0 and 1"]),
     (["--device", "tpu"], ["--device"]),
-    (["--init", "default"], ["--init", "--preset edge"]),
     (["--init", "{tmp}/nowhere.safetensors"], ["nowhere.safetensors", "no such derainer"]),
-    (["--init", "default", "--pretrain-steps", "1"], ["--pretrain-steps must be 0"]),
-    (["--gate", "off", "--dry-db", "39"], ["--dry-db", "no gate"]),
-    (["--width", "0"], ["--width 0", "at least 1"]),
-    (["--init", "default", "--preset", "edge", "--width", "24"], ["--width 24", "has width 32"]),
-    (["--dry", "{tmp}/data"], ["--dry", "--dry-db"]),
+    (["--init", "default", "--pretrain-steps", "1"], ["pretrain_steps must be 0"]),
+    (["--set", "g1.gate=false", "--dry-db", "39"], ["--dry-db", "no gate"]),
+    (["--set", "g1.base=0"], ["g1", "no channels"]),
+    (["--init", "default", "--config", "edge", "--set", "g1.base=24"], ["g1.base 24", "--init default has 32"]),
+    (["--dry", "{tmp}/data"], ["data.dry", "--dry-db"]),
     (["--dry", "{tmp}/nowhere", "--dry-db", "40"], ["nowhere", "no such file"]),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, fragments):
@@ -69,45 +68,28 @@ def test_resume_of_nothing_and_missing_out(tmp_path, capsys):
     one_line_error(capsys, TINY, "--out RUN is required")
 
 
-def test_bad_preset_is_an_argparse_error(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["train", "--preset", "huge"])
-    assert exc.value.code == 2
-    assert "invalid choice: 'huge'" in capsys.readouterr().err
-
-
-def test_print_model_counts_parameters_and_flops(capsys):
-    assert main(["train", "--print-model", "--preset", "tiny"]) == 0
+def test_print_model_counts_parameters_and_flops_of_the_config_after_set(capsys):
+    assert main(["train", "--print-model", "--config", "tiny"]) == 0
     out = capsys.readouterr().out
     assert "G1/G3" in out and "GFLOP@1280x720" in out and "D_t/D_s/D_B" in out
-    assert main(["train", "--print-model", "--preset", "tiny", "--veil", "on", "--tone", "on"]) == 0
-    veiled = capsys.readouterr().out
-    assert "tiny, tone on, veil on" in veiled
-    flops = [float(o.splitlines()[2].split()[3]) for o in (veiled, out)]
-    assert flops[0] > flops[1]  # the veil gain is one more full-resolution conv
-    assert main(["train", "--print-model", "--preset", "tiny", "--translator-background", "on"]) == 0
-    seeing = capsys.readouterr().out
-    params = [float(o.splitlines()[3].split()[1]) for o in (seeing, out)]
-    assert params[0] > params[1]  # G2/G4's first conv takes the background's 3 channels too
+    assert main(["train", "--print-model", "--config", "tiny", "--set", "g1.base=16"]) == 0
+    wide = capsys.readouterr().out
+    assert wide.startswith("preset tiny, g1.base=16")
+    params = [float(o.splitlines()[2].split()[1]) for o in (wide, out)]
+    assert params[0] > 3 * params[1]  # twice the channels, about four times the weights
 
 
-def test_width_sets_the_derainer_a_run_trains_fine_tunes_and_resumes(tmp_path, capsys):
+def test_width_set_on_a_run_trains_fine_tunes_and_resumes(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", *TINY, "--width", "6", "--out", str(run), "--steps", "2", "--pretrain-steps", "1"]) == 0
+    assert main(["train", *TINY, "--set", "g1.base=6", "--out", str(run), "--steps", "2", "--pretrain-steps", "1"]) == 0
     net, card = load_derainer(run)
     assert card["net"]["base"] == 6 and net.net.head[0].out_channels == 6
     capsys.readouterr()
-    one_line_error(capsys, ["--out", str(run), "--resume", "--steps", "3", "--width", "8"],
-                   "--width 8 differs from the run's 6")
+    one_line_error(capsys, ["--out", str(run), "--resume", "--steps", "3", "--set", "g1.base=8"],
+                   "--set g1.base=8 sets g1.base to 8, the run has 6")
     ft = tmp_path / "ft"  # a fine-tune takes its source's width without being told
     assert main(["train", *TINY, "--init", str(run), "--out", str(ft), "--steps", "1"]) == 0
     assert load_derainer(ft)[1]["net"]["base"] == 6
-    capsys.readouterr()
-    assert main(["train", "--print-model", "--preset", "tiny", "--width", "16"]) == 0
-    wide = capsys.readouterr().out
-    assert main(["train", "--print-model", "--preset", "tiny"]) == 0
-    params = [float(out.splitlines()[2].split()[1]) for out in (wide, capsys.readouterr().out)]
-    assert params[0] > 3 * params[1]  # twice the channels, about four times the weights
 
 
 def test_dry_run_runs_both_stages(capsys):
@@ -142,24 +124,3 @@ def test_ctrl_c_with_workers_saves_the_step_reached_and_resumes(tmp_path):
     assert card["step"] == steps and card["stage"] == 2
     assert main(["train", "--out", str(run), "--resume", "--steps", str(steps + 2), "--threads", "2"]) == 0
     assert len(log.read_text().splitlines()) == steps + 2
-
-
-def test_a_fine_tune_of_a_run_keeps_translators_that_see_the_background(tmp_path, capsys):
-    run, ft = tmp_path / "run", tmp_path / "ft"
-    assert main(["train", *TINY, "--translator-background", "on", "--out", str(run), "--steps", "2",
-                 "--pretrain-steps", "1"]) == 0
-    assert main(["train", *TINY, "--init", str(run), "--out", str(ft), "--steps", "1"]) == 0
-    assert json.loads((ft / "config.json").read_text())["g2"]["background"] is True
-    capsys.readouterr()
-    one_line_error(capsys, [*TINY, "--init", str(run), "--out", str(tmp_path / "off"), "--steps", "1",
-                            "--translator-background", "off"], f"--init {run}: its networks differ")
-
-
-def test_a_detached_real_loop_is_part_of_the_run(tmp_path, capsys):
-    run = tmp_path / "run"
-    assert main(["train", *TINY, "--detach-real-loop", "on", "--out", str(run), "--steps", "2",
-                 "--pretrain-steps", "1", "--until", "1"]) == 0
-    assert json.loads((run / "config.json").read_text())["detach_real_loop"] is True
-    capsys.readouterr()
-    one_line_error(capsys, ["--out", str(run), "--resume", "--detach-real-loop", "off"],
-                   "--detach-real-loop off differs from the run's on")

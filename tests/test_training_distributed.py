@@ -21,7 +21,7 @@ from rainloop.training.checkpoint import load_latest
 from rainloop.training.distributed import World
 from rainloop.training.jrgr import JRGR
 
-TINY = ["--preset", "tiny", "--crop", "32", "--val", "none", "--threads", "1"]
+TINY = ["--config", "tiny", "--crop", "32", "--val", "none", "--threads", "1"]
 
 
 @pytest.fixture(autouse=True)
@@ -135,7 +135,7 @@ def test_resuming_a_run_folder_written_by_another_network_is_one_line(tmp_path, 
     run, other = tmp_path / "run", tmp_path / "other"
     assert main(["train", *TINY, "--batch", "2", "--steps", "2", "--pretrain-steps", "1", "--until", "1",
                  "--out", str(run)]) == 0
-    assert main(["train", *TINY, "--batch", "2", "--width", "6", "--steps", "1", "--pretrain-steps", "1",
+    assert main(["train", *TINY, "--batch", "2", "--set", "g1.base=6", "--steps", "1", "--pretrain-steps", "1",
                  "--out", str(other)]) == 0
     for f in (other / "checkpoints").iterdir():  # a narrower network's step 1 over the run's own
         shutil.copy(f, run / "checkpoints" / f.name)

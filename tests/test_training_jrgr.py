@@ -17,9 +17,10 @@ def sources():
     return open_synthetic("builtin", 40, style="streak"), open_real("builtin", 40)  # a loss that falls in 25 steps
 
 
-def model(steps=10, pretrain=2, **kw):
+def model(steps=10, pretrain=2, **fields):
     torch.set_num_threads(2)
-    return JRGR(make_config("tiny", crop=CROP, batch=BATCH, steps=steps, pretrain_steps=pretrain, val="none", **kw))
+    cfg = make_config("tiny", crop=CROP, batch=BATCH, steps=steps, pretrain_steps=pretrain, val="none")
+    return JRGR({**cfg, **fields})
 
 
 def batch_at(sources, step, stage2=True):
@@ -101,7 +102,7 @@ def test_lr_decays_linearly_in_the_second_half_of_stage2():
     assert np.allclose(np.diff(f), f[1] - f[0])
 
 
-@pytest.mark.parametrize("stage1_gate", ["on", "off"])
+@pytest.mark.parametrize("stage1_gate", [True, False])  # new runs have it; older run folders do not
 def test_stage1_gate_term_reopens_a_shut_gate(sources, stage1_gate):
     m = model(steps=20, pretrain=20, stage1_gate=stage1_gate)
     gate = m.nets.g1.gate
@@ -114,36 +115,7 @@ def test_stage1_gate_term_reopens_a_shut_gate(sources, stage1_gate):
     for step in range(8):
         terms = m.train_step(step, b, rng)
     moved = (m.nets.g1.rain_logit(wet).detach() - before).min().item()
-    if stage1_gate == "on":
+    if stage1_gate:
         assert "gate" in terms and moved > 0.1  # pulled open on wet frames
     else:
         assert "gate" not in terms and abs(moved) < 1e-3  # the MSE alone cannot reach it
-
-
-@pytest.mark.parametrize("background", ["on", "off"])
-def test_translators_see_the_background_only_when_asked(sources, background):
-    m = model(pretrain=0, translator_background=background)
-    m.begin_stage2()
-    b, rng = batch_at(sources, 0)
-    out = forward_loops(m.nets, b["O_s"], b["O_t"])
-    swapped = m.nets.g2(out["Rs1"], out["Bs1"].flip(0))  # each rain layer over the other crop's background
-    assert (not torch.equal(swapped, out["Rt1"])) == (background == "on")
-    g2 = params(m.nets.g2)
-    assert np.isfinite(m.train_step(0, b, rng)["total"])
-    assert any(not torch.equal(a, p) for a, p in zip(g2, params(m.nets.g2)))
-
-
-@pytest.mark.parametrize("detach", [False, True])
-def test_a_detached_real_loop_rebuilds_the_real_frame_without_training_g3(sources, detach):
-    m = model(pretrain=0)
-    m.begin_stage2()
-    b, _ = batch_at(sources, 0)
-    out = forward_loops(m.nets, b["O_s"], b["O_t"])
-    cut = forward_loops(m.nets, b["O_s"], b["O_t"], detach_real=detach)
-    torch.testing.assert_close(cut["Ot2"], out["Ot2"])  # the same images, only the gradients differ
-    rebuild = (cut["Ot2"] - b["O_t"]).abs().mean()
-    g3, g4 = (torch.autograd.grad(rebuild, list(net.parameters()), retain_graph=True, allow_unused=True)
-              for net in (m.nets.g3, m.nets.g4))
-    reaches_g3 = any(g is not None and g.abs().sum() > 0 for g in g3)
-    assert reaches_g3 != detach
-    assert any(g is not None and g.abs().sum() > 0 for g in g4)

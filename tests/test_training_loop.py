@@ -118,13 +118,16 @@ def test_resume_may_extend_steps_but_not_change_the_run(tmp_path):
     run = tmp_path / "run"
     runs.create_run(run, config(steps=2, pretrain=2))
     loop.train(run, OPTS)
-    cfg = runs.resume_run(run, {"preset": "tiny", "steps": 3, "crop": 32, "seed": None})
+    # the command that started it, with a larger --steps
+    cfg = runs.resume_run(run, "tiny", steps=3, crop=32, batch=2, seed=3, pretrain_steps=2, val="none")
     assert cfg["steps"] == 3
     assert loop.train(run, OPTS)["step"] == 3
-    with pytest.raises(RainloopError, match="preset 'tiny'"):
-        runs.resume_run(run, {"preset": "edge"})
-    with pytest.raises(RainloopError, match="--crop 64 differs"):
-        runs.resume_run(run, {"crop": 64})
+    with pytest.raises(RainloopError, match="--config edge sets lr_pretrain to 0.0003, the run has 0.002"):
+        runs.resume_run(run, "edge")
+    with pytest.raises(RainloopError, match="--crop 64 sets crop to 64, the run has 32"):
+        runs.resume_run(run, crop=64)
+    with pytest.raises(RainloopError, match="--set loss.identity=5 sets loss.identity to 5.0, the run has 0.0"):
+        runs.resume_run(run, sets=["loss.identity=5"])
     with pytest.raises(RainloopError, match="already exists"):
         runs.create_run(run, config())
 
@@ -172,15 +175,17 @@ def test_init_from_a_derainer_loads_it_into_g1_and_g3(tmp_path):
     assert card["init"]["step"] == 3 and card["init"]["seed"] == 3
 
 
-def test_init_refuses_stage1_runs_other_networks_and_pretraining(tmp_path):
+def test_init_takes_its_sources_networks_and_refuses_stage1_runs_other_sizes_and_pretraining(tmp_path):
     src = tmp_path / "src"
     runs.create_run(src, config(steps=2, pretrain=2))
     loop.train(src, OPTS)
+    taken = runs.make_config("edge", crop=32, batch=2, steps=1, init=str(src))
+    assert all(taken[k] == runs.read_config(src)[k] for k in ("g1", "g2", "d"))  # the weights fix them
     with pytest.raises(RainloopError, match="no stage-2 checkpoint"):
         loop.train(tmp_path / "a", OPTS, new=runs.make_config("tiny", crop=32, batch=2, steps=1, init=str(src)))
-    with pytest.raises(RainloopError, match="--preset tiny"):
-        loop.train(tmp_path / "b", OPTS, new=runs.make_config("edge", crop=32, batch=2, steps=1, init=str(src)))
-    with pytest.raises(RainloopError, match="--pretrain-steps must be 0"):
+    with pytest.raises(RainloopError, match="g2.blocks 9: --init .* has 2, and its weights fit only that"):
+        runs.make_config("tiny", ["g2.blocks=9"], init=str(src))
+    with pytest.raises(RainloopError, match="pretrain_steps must be 0"):
         runs.make_config("tiny", steps=4, pretrain_steps=2, init=str(src))
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
@@ -221,8 +226,8 @@ def test_streak_fog_pairs_reach_the_training_loop(tmp_path):
 
 def test_init_adds_an_open_rain_gate_to_an_ungated_run_but_never_drops_one(tmp_path):
     plain = tmp_path / "plain"
-    runs.create_run(plain, runs.make_config("tiny", crop=32, batch=2, steps=3, pretrain_steps=2, seed=3,
-                                            val="none", gate="off"))
+    runs.create_run(plain, runs.make_config("tiny", ["g1.gate=false"], crop=32, batch=2, steps=3, pretrain_steps=2,
+                                            seed=3, val="none"))
     loop.train(plain, OPTS)
     gated = JRGR(runs.make_config("tiny", crop=32, batch=2, steps=1, init=str(plain)))
     warm_start(gated, str(plain))
@@ -233,8 +238,8 @@ def test_init_adds_an_open_rain_gate_to_an_ungated_run_but_never_drops_one(tmp_p
     with torch.no_grad():  # the open gate (sigmoid(4)) keeps 98% of the trained rain layer
         expected = x - torch.sigmoid(torch.tensor(RainGate.OPEN)) * (x - ungated(x))
         assert torch.allclose(gated.nets.g3(x), expected, atol=1e-5)
-    with pytest.raises(RainloopError, match="rain gate"):  # the bundled model is gated
-        loop.train(tmp_path / "back", OPTS, new=runs.make_config("edge", crop=32, batch=2, steps=1, gate="off",
+    with pytest.raises(RainloopError, match="g1.gate False: --init default has True"):  # the bundle is gated
+        loop.train(tmp_path / "back", OPTS, new=runs.make_config("edge", ["g1.gate=false"], crop=32, batch=2, steps=1,
                                                                  init="default"))
     assert not (tmp_path / "back").exists()
 
@@ -351,46 +356,15 @@ def _tiny_source(tmp_path, **switches):
     return source, str(tmp_path / "src" / "g3.safetensors")
 
 
-def test_a_fine_tune_keeps_the_sources_frame_tone_unless_told_otherwise(tmp_path):
-    source, init = _tiny_source(tmp_path, tone=True)
+@pytest.mark.parametrize("part", ["tone", "veil", "dark"])
+def test_a_fine_tune_keeps_the_heads_and_inputs_of_its_source_and_starts_as_it(tmp_path, part):
+    """Derainers built with a frame tone, a veil gain or the dark channel input (no setting of new
+    runs) still fine-tune: the new run takes them from its --init source."""
+    source, init = _tiny_source(tmp_path, **{part: True})
     cfg = runs.make_config("tiny", crop=32, batch=2, steps=1, val="none", init=init)
-    assert cfg["g1"]["tone"]
+    assert cfg["g1"][part] is True
     model = JRGR(cfg)
     warm_start(model, init)
     x = torch.rand(1, 3, 48, 64)
     with torch.no_grad():
         assert torch.equal(model.nets.g3(x), source(x))
-    with pytest.raises(RainloopError, match="frame tone"):
-        loop.train(tmp_path / "off", OPTS, new=runs.make_config("tiny", crop=32, batch=2, steps=1, val="none",
-                                                                tone="off", init=init))
-    assert not (tmp_path / "off").exists()
-
-
-def test_a_fine_tune_keeps_the_sources_veil_gain_and_starts_as_it(tmp_path):
-    source, init = _tiny_source(tmp_path, veil=True)
-    cfg = runs.make_config("tiny", crop=32, batch=2, steps=1, val="none", init=init)
-    assert cfg["g1"]["veil"]
-    model = JRGR(cfg)
-    warm_start(model, init)
-    x = torch.rand(1, 3, 48, 64)
-    with torch.no_grad():
-        assert torch.equal(model.nets.g3(x), source(x))
-    with pytest.raises(RainloopError, match="veil gain"):
-        loop.train(tmp_path / "off", OPTS, new=runs.make_config("tiny", crop=32, batch=2, steps=1, val="none",
-                                                                veil="off", init=init))
-    assert not (tmp_path / "off").exists()
-
-
-def test_a_fine_tune_with_the_dark_channel_starts_as_its_source(tmp_path):
-    source, init = _tiny_source(tmp_path)
-    cfg = runs.make_config("tiny", crop=32, batch=2, steps=1, val="none", init=init, dark="on")
-    model = JRGR(cfg)
-    warm_start(model, init)
-    assert model.nets.g3.head[0].in_channels == 4
-    x = torch.rand(1, 3, 48, 64)
-    with torch.no_grad():
-        assert torch.equal(model.nets.g3(x), source(x))
-    run = tmp_path / "dark"  # and it trains: the dark channel's weights leave zero
-    loop.train(run, OPTS, new=runs.make_config("tiny", crop=32, batch=2, steps=2, val="none", init=init, dark="on"))
-    weight = load_derainer(run)[0].net.head[0].weight
-    assert weight.shape[1] == 4 and weight[:, 3].abs().max() > 0

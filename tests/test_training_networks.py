@@ -1,13 +1,14 @@
 """The edge derainer's per-frame heads. The rain gate starts open, a closed gate passes a
 frame through bit for bit, and the identity and gate terms teach it when to close; the
-frame tone starts at zero and can lift a veil."""
+frame tone starts at zero and can lift a veil; the full-resolution detail path starts as a
+no-op."""
 
 import numpy as np
 import torch
 
 from rainloop.training import losses
 from rainloop.training.batches import open_synthetic, to_tensor
-from rainloop.training.networks import EdgeUNet, RainGate, dark_channel
+from rainloop.training.networks import EdgeUNet, RainGate, ShuffleUNet, dark_channel
 
 SPEC = {"levels": 2, "base": 4, "max_mult": 2, "blocks": 1}
 
@@ -135,3 +136,24 @@ def test_dark_channel_is_the_darkest_colour_in_the_window_and_feeds_the_first_co
             assert torch.equal(got[:, 0, i, j], want)
     net = EdgeUNet(**SPEC, dark=True)
     assert net.head[0].in_channels == 4 and net(x[..., :8, :12]).shape == (2, 3, 8, 12)
+
+
+def test_full_resolution_detail_starts_as_a_no_op_and_alone_learns_to_remove_thin_streaks():
+    torch.manual_seed(0)
+    spec = {"shuffle": 4, "levels": 1, "base": 8, "max_mult": 2}
+    plain, detailed = ShuffleUNet(**spec), ShuffleUNet(**spec, detail=8)
+    missing, _ = detailed.load_state_dict(plain.state_dict(), strict=False)
+    assert missing and all(k.startswith("detail.") for k in missing)
+    g = torch.Generator().manual_seed(1)
+    clean = torch.rand(8, 3, 32, 32, generator=g) * 0.5
+    rainy = clean + 0.4 * (torch.rand(8, 1, 1, 32, generator=g) < 0.15).float()  # one-pixel streaks
+    with torch.no_grad():
+        assert torch.equal(detailed(rainy), plain(rainy))
+        before = psnr(detailed(rainy), clean)
+    opt = torch.optim.Adam(detailed.detail.parameters(), lr=3e-3)  # the body stays as it is
+    for _ in range(150):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(detailed(rainy), clean).backward()
+        opt.step()
+    with torch.no_grad():
+        assert psnr(detailed(rainy), clean) > before + 8

@@ -37,7 +37,7 @@ RAIN_MIXES = {
 }
 # The stand-in real domain (physics renderer): "default" has dry frames and
 # drizzle, as a camera sees them, so G3 learns to leave a dry scene alone;
-# "rain" (always raining) is how runs before --real-mix were trained.
+# "rain" (always raining) is how runs before data.real_mix were trained.
 REAL_MIXES = {
     "default": {"dry": 0.12, "range": (0.05, 1.0)},
     "rain": {"dry": 0.0, "range": (0.15, 1.0)},
@@ -99,7 +99,7 @@ class BuiltinPairs:
 
     def __init__(self, mix: str = "default", style: str = "broad", sky: float = 0.0):
         if mix not in RAIN_MIXES:
-            raise RainloopError(f"--rain-mix {mix!r}: choose one of {', '.join(RAIN_MIXES)}")
+            raise RainloopError(f"data.rain_mix {mix!r}: choose one of {', '.join(RAIN_MIXES)}")
         if style not in SYN_STYLES:
             raise RainloopError(f"--syn-style {style!r}: choose one of {', '.join(SYN_STYLES)}")
         self.mix, self.style, self.sky = mix, style, _check_sky(sky)
@@ -117,7 +117,7 @@ class BuiltinReal:
 
     def __init__(self, mix: str = "default", sky: float = 0.0):
         if mix not in REAL_MIXES:
-            raise RainloopError(f"--real-mix {mix!r}: choose one of {', '.join(REAL_MIXES)}")
+            raise RainloopError(f"data.real_mix {mix!r}: choose one of {', '.join(REAL_MIXES)}")
         self.mix, self.sky = mix, _check_sky(sky)
         self.description = (f"builtin: physics rain ({mix} mix) on built-in train photos{_with_sky(sky)} "
                             "(stand-in for real footage)")
@@ -217,11 +217,48 @@ def _frames_in_memory(frames, load: int) -> list:
     return kept
 
 
-def open_synthetic(spec: str, load: int, mix: str = "default", style: str = "broad", sky: float = 0.0):
+TARGETS = ("streaks", "all")
+
+
+class StreakTarget:
+    """Pairs whose clean side keeps the rain's low frequencies: the derainer learns to take out
+    streaks and leave the frame's tone alone.
+
+    Why: a rain layer's frame-wide part (a veil, the lift of dense sheets) looks, to a small
+    network, like the brightness of any bright scene; learned as rain, it darkens real frames
+    while their streaks stay (the detail layer of Fu et al.'s DDN, CVPR 2017, the same idea).
+    The clean side becomes B + blur(O - B), a Gaussian of TONE_SIGMA px: about the 21-pixel
+    median in which thin streaks vanish.
+    """
+
+    TONE_SIGMA = 6.0
+
+    def __init__(self, pairs):
+        self.pairs = pairs
+        self.description = f"{pairs.description}; targets keep the rain's tone (streaks only)"
+
+    def draw(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, np.ndarray]:
+        rainy, clean = self.pairs.draw(rng, crop)
+        return rainy, keep_tone(rainy, clean, self.TONE_SIGMA)
+
+
+def keep_tone(rainy: np.ndarray, clean: np.ndarray, sigma: float) -> np.ndarray:
+    """clean + blur(rainy - clean), uint8."""
+    rain = rainy.astype(np.float32) - clean.astype(np.float32)
+    out = clean + cv2.GaussianBlur(rain, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def open_synthetic(spec: str, load: int, mix: str = "default", style: str = "broad", sky: float = 0.0,
+                   target: str = "all"):
+    if target not in TARGETS:
+        raise RainloopError(f"data.target {target!r}: choose one of {', '.join(TARGETS)}")
     if spec == "builtin":
-        return BuiltinPairs(mix, style, sky)
-    _need_path(spec, "--syn")
-    return FolderPairs(spec, load)
+        pairs = BuiltinPairs(mix, style, sky)
+    else:
+        _need_path(spec, "--syn")
+        pairs = FolderPairs(spec, load)
+    return StreakTarget(pairs) if target == "streaks" else pairs
 
 
 def open_real(spec: str, load: int, every: int = 1, mix: str = "default", sky: float = 0.0):

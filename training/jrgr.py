@@ -65,15 +65,11 @@ def init_normal(net: nn.Module, std: float = 0.02) -> None:
             nn.init.zeros_(m.bias)
 
 
-def forward_loops(nets: Nets, O_s: torch.Tensor, O_t: torch.Tensor,
-                  detach_real: bool = False) -> dict[str, torch.Tensor]:
+def forward_loops(nets: Nets, O_s: torch.Tensor, O_t: torch.Tensor) -> dict[str, torch.Tensor]:
     """Both loops of method.md; primed names (Rt1', ...) belong to the real -> synthetic -> real loop.
 
     G1 is frozen in stage 2, so Bs1 is computed without a graph; Bt2 = G1(Os1)
-    still carries gradients back through G1 to G3 and G4. `detach_real` (our
-    departure from the paper) cuts them at Bt1: the real loop then trains G3
-    only through Bt1 itself (critic D_B, Bt1 = Bt2), not through how well the
-    translators rebuild O_t, which G3 eases most by leaving the rain in Bt1.
+    still carries gradients back through G1 to G3 and G4.
     """
     g1_trains = any(p.requires_grad for p in nets.g1.parameters())
     with torch.set_grad_enabled(g1_trains and torch.is_grad_enabled()):
@@ -87,10 +83,9 @@ def forward_loops(nets: Nets, O_s: torch.Tensor, O_t: torch.Tensor,
     out["Os2"] = out["Bs2"] + out["Rs2"]
 
     out["Bt1"] = nets.g3(O_t)
-    Bt1 = out["Bt1"].detach() if detach_real else out["Bt1"]
-    out["Rt1'"] = O_t - Bt1
-    out["Rs1'"] = nets.g4(out["Rt1'"], Bt1)
-    out["Os1"] = Bt1 + out["Rs1'"]
+    out["Rt1'"] = O_t - out["Bt1"]
+    out["Rs1'"] = nets.g4(out["Rt1'"], out["Bt1"])
+    out["Os1"] = out["Bt1"] + out["Rs1'"]
     out["Bt2"] = nets.g1(out["Os1"])
     out["Rs2'"] = out["Os1"] - out["Bt2"]
     out["Rt2'"] = nets.g2(out["Rs2'"], out["Bt2"])
@@ -136,7 +131,7 @@ class GeneratorLoss(nn.Module):
         self.nets, self.cfg = nets, cfg
 
     def forward(self, batch: dict) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        out = forward_loops(self.nets, batch["O_s"], batch["O_t"], self.cfg.get("detach_real_loop", False))
+        out = forward_loops(self.nets, batch["O_s"], batch["O_t"])
         return out, losses.generator_losses(out, batch, self.nets, self.cfg["loss"])
 
 

@@ -68,7 +68,8 @@ def train(run_dir: str | Path, opts: Options = Options(), until: int | None = No
     model = JRGR(cfg, opts.device, opts.amp, world)
 
     def prepare():
-        sources = (open_synthetic(data["syn"], cfg["load"], data["rain_mix"], data["syn_style"], data["sky"]),
+        sources = (open_synthetic(data["syn"], cfg["load"], data["rain_mix"], data["syn_style"], data["sky"],
+                                  data["target"]),
                    open_real(data["real"], cfg["load"], data["every"], data["real_mix"], data["sky"]))
         return sources, _starting_point(run_dir, cfg, model, new is not None) if world.main else None
 

@@ -8,14 +8,6 @@ def add_arguments(parser):
     parser.add_argument("model", help="run folder, g3.safetensors, or `default` (the bundled model)")
     parser.add_argument("--dry-db", type=float, required=True,
                         help="PSNR of dry frames against themselves to reach (e.g. 38), see --dry-stat")
-    add_dry_options(parser)
-    parser.add_argument("--dry", help="your camera's dry footage: folder of images, video, folder of videos "
-                                      "(default: crops of the built-in training photos, half under a sky)")
-    parser.add_argument("--out", required=True, help="folder for the new g3.safetensors and its card")
-
-
-def add_dry_options(parser):
-    """--dry-stat and --dry-sizes, shared with `rainloop train`."""
     parser.add_argument("--dry-stat", choices=["p5", "mean"],
                         help="which dry frames must reach --dry-db: p5, 95 in 100 of them (default), or mean, "
                              "their average (how runs were set before --dry-stat; untouched frames count "
@@ -23,6 +15,9 @@ def add_dry_options(parser):
     parser.add_argument("--dry-sizes", metavar="WxH,...",
                         help="the sizes your model runs at: dry frames must pass at each (default: --dry "
                              "footage at its own size, built-in crops at 320x240)")
+    parser.add_argument("--dry", help="your camera's dry footage: folder of images, video, folder of videos "
+                                      "(default: crops of the built-in training photos, half under a sky)")
+    parser.add_argument("--out", required=True, help="folder for the new g3.safetensors and its card")
 
 
 def run(args):

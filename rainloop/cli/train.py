@@ -3,101 +3,81 @@
 HELP = "train a JRGR derainer (stage 1: supervised G1; stage 2: joint loops) into a run folder"
 
 EPILOG = """\
---syn builtin renders rain of many looks on built-in photos (dry frames included;
---sky 0.5 puts a procedural sky over half of them, as the bundled model had);
---real builtin is only a stand-in (physics-rendered rain): for your camera,
-pass your own rainy footage (a folder of frames, a video or a folder of
-videos; clips of many scenes work best). The run folder
-gets config.json, losses.jsonl, tb/ (TensorBoard), checkpoints/ and
-g3.safetensors + g3.json (the derainer, ready for `rainloop export`).
-Ctrl-C finishes the step, saves and stops; --resume continues, also with a
-larger --steps. --init default fine-tunes the bundled model on your footage
-(stage 2 only; keep --lambda-idt on, and --dry-db 38 --dry DRY_FOOTAGE, so
-dry frames still pass through). On several GPUs (or CPU processes):
-torchrun --nproc-per-node N -m rainloop train ... (docs/training.md); --batch
-stays the global batch, each process trains on batch/N, rank 0 writes --out."""
+examples:
+  rainloop train --config edge --real my_rain/ --out runs/edge1
+  rainloop train --config edge --set g1.base=48 --set loss.identity=20 --real my_rain/ --out runs/wide
+  rainloop train --config my.toml --steps 40000 --out runs/mine    # my.toml: base = "edge", then fields
+  rainloop train --config runs/edge1 --set data.sky=0.5 --out runs/edge2   # that run's settings, anew
+
+--config is a preset, a TOML file or a run folder (the settings of that run,
+for a new one); --set KEY=VALUE changes any field of it (docs/training.md
+lists them all: lr, lr_pretrain, loss.*, g1.*, data.rain_mix, dry_stat, ...),
+and the options above win over both. --syn builtin renders rain of many looks
+on built-in photos; --real builtin is only a stand-in (physics-rendered rain):
+for your camera, pass your own rainy footage (a folder of frames, a video or a
+folder of videos; clips of many scenes work best). The run folder gets
+config.json (the resolved config), losses.jsonl, tb/ (TensorBoard),
+checkpoints/ and g3.safetensors + g3.json (the derainer, ready for `rainloop
+export`). Ctrl-C finishes the step, saves and stops; --resume continues, also
+with a larger --steps. --init default fine-tunes the bundled model on your
+footage (stage 2 only; keep --set loss.identity=20, and --dry-db 38 --dry
+DRY_FOOTAGE, so dry frames still pass through). On several GPUs (or CPU
+processes): torchrun --nproc-per-node N -m rainloop train ...
+(docs/training.md); --batch stays the global batch, each process trains on
+batch/N, rank 0 writes --out."""
 
 
 def add_arguments(parser):
     import argparse
 
-    from rainloop.cli.gate import add_dry_options
     from rainloop.training.presets import PRESETS
 
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--preset", choices=list(PRESETS),
-                        help="network sizes and defaults (new runs: edge; edge-fullres is the edge derainer with its "
-                             "body at full resolution, 4x the compute)")
+    parser.add_argument("--config", metavar="NAME|FILE",
+                        help=f"a preset ({', '.join(PRESETS)}; default edge), a TOML file (base = \"edge\" and "
+                             "the fields it changes) or a run folder (its settings, for a new run)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="change one field of the config, e.g. g1.base=48, loss.identity=20, lr=5e-5 "
+                             "(repeatable; the options below win over it)")
     parser.add_argument("--syn", help="synthetic pairs: a dataset folder or 'builtin' (default builtin)")
     parser.add_argument("--real", help="real rainy images: folder of images or of videos, JRGR root (Ot/), video, "
                                        "or 'builtin' (default builtin)")
     parser.add_argument("--val", help="held-out pairs for validation PSNR: folder, 'builtin' or 'none' (default builtin)")
     parser.add_argument("--every", type=int, help="with a video --real: keep every k-th frame (default 1)")
-    parser.add_argument("--rain-mix", choices=["default", "light", "heavy"],
-                        help="intensity mix of the built-in synthetic rain (default: default, 12%% dry)")
     parser.add_argument("--syn-style", choices=["broad", "streak", "streak-fog", "physics"],
                         help="style of the built-in synthetic rain (default broad: every pair draws its own "
                              "layers, density, length, blend, veil, night, noise and JPEG from wide ranges; the "
                              "others are single looks)")
-    parser.add_argument("--real-mix", choices=["default", "rain"],
-                        help="intensity mix of --real builtin (default: default, 12%% dry, drizzle to downpour; "
-                             "rain: always raining)")
     parser.add_argument("--sky", type=float, metavar="FRACTION",
                         help="with builtin data: this fraction of training crops gets a procedural sky above a "
                              "horizon (the built-in photos show none; default 0)")
     parser.add_argument("--init", help="start in stage 2 from trained weights: a run folder (all networks) or a "
                                        "derainer (.safetensors, or 'default': G1 = G3 = it), e.g. to fine-tune "
-                                       "on your own footage")
+                                       "on your own footage; the derainer's width and heads are the source's")
     parser.add_argument("--out", help="run folder (must not exist unless --resume)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
-    parser.add_argument("--steps", type=int, help="total steps, both stages (default 2000)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its newest checkpoint (--config, --set and the "
+                             "options may only repeat its settings, except --steps)")
+    parser.add_argument("--steps", type=int, help="total steps, both stages (default from the config: 2000)")
     parser.add_argument("--until", type=int, metavar="STEP",
                         help="stop and save at this step (train in chunks; --resume continues)")
     parser.add_argument("--pretrain-steps", type=int, help="stage-1 steps of G1 alone (default steps/2)")
-    parser.add_argument("--crop", type=int, help="training crop side (default from the preset)")
+    parser.add_argument("--crop", type=int, help="training crop side, scaling the config's load with it "
+                                                 "(default from the config)")
     parser.add_argument("--batch", type=int,
                         help="global batch: the images of one optimizer step over all processes; under torchrun "
-                             "each of N processes trains on batch/N (default from the preset)")
-    parser.add_argument("--gate", choices=["on", "off"],
-                        help="edge/tiny derainer's per-frame rain gate, which lets dry frames pass through "
-                             "(default on)")
-    for switch, what in (("tone", "per-frame gain and offset, for rain's frame-wide veil"),
-                         ("veil", "per-pixel gain, for a veil that thickens with depth"),
-                         ("dark", "first conv also sees the dark channel (each pixel's darkest colour within "
-                                  "15 px), the classic cue to a veil's thickness")):
-        parser.add_argument(f"--{switch}", choices=["on", "off"],
-                            help=f"edge/tiny derainer's {what} (default off; with --init, as the source has it)")
-    parser.add_argument("--width", type=int,
-                        help="the derainer's base channels (edge 32, tiny 8, paper 64): compute grows about "
-                             "with its square (--print-model measures it); with --init, the source's")
-    parser.add_argument("--stage1-gate", choices=["on", "off"],
-                        help="stage 1 also trains the rain gate on the synthetic pairs' wet/dry labels, so it "
-                             "cannot shut for good there (default on)")
-    parser.add_argument("--translator-background", choices=["on", "off"],
-                        help="G2 and G4 also see the background, not just the rain layer: a veil's rain layer "
-                             "depends on what lies behind it (default off, the paper's translators)")
-    parser.add_argument("--detach-real-loop", choices=["on", "off"],
-                        help="the real -> synthetic -> real loop's cycle trains the translators, not G3: the "
-                             "cheapest way for G3 to help the translators rebuild a real rainy frame is to leave "
-                             "its rain in the background; for fine-tuning a derainer that already derains "
-                             "(--init), not from a supervised start (default off, the paper)")
+                             "each of N processes trains on batch/N (default from the config)")
+    parser.add_argument("--seed", type=int,
+                        help="seed of the networks and of every data draw (default from the config: 0)")
     parser.add_argument("--dry-db", type=float,
                         help="set the exported G3's rain gate to the most open point at which dry frames pass "
-                             "at this PSNR against themselves (e.g. 38, see --dry-stat; default: the gate as "
-                             "trained; `rainloop gate` sets it again later)")
-    add_dry_options(parser)
+                             "at this PSNR against themselves (e.g. 38; which frames: the field dry_stat, 95 in 100 "
+                             "of them; at what sizes: data.dry_sizes; default: the gate as trained; `rainloop "
+                             "gate` sets it again later)")
     parser.add_argument("--dry", help="with --dry-db: your camera's dry footage (folder of images, video, "
                                       "folder of videos; default: crops of the built-in training photos, half "
                                       "under a procedural sky, which fit only models trained with --sky)")
-    parser.add_argument("--lr", type=float, help="stage-2 learning rate (default from the preset)")
-    parser.add_argument("--lr-pretrain", type=float, help="stage-1 learning rate (default from the preset)")
-    parser.add_argument("--lambda-sup", type=float, help="supervised MSE weight (paper 50)")
-    parser.add_argument("--lambda-cyc", type=float, help="cycle L1 weight (paper 40)")
-    parser.add_argument("--lambda-adv", type=float, help="adversarial weight (paper 4)")
-    parser.add_argument("--lambda-idt", type=float, help="identity weight (paper 0 = off)")
-    parser.add_argument("--lambda-gate", type=float, help="rain-gate classification weight (edge/tiny 1)")
-    parser.add_argument("--seed", type=int, help="seed of the networks and of every data draw (default 0)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda if available)")
     parser.add_argument("--amp", action="store_true", help="mixed precision (bf16, or fp16 with loss scaling)")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
@@ -108,10 +88,8 @@ def add_arguments(parser):
     parser.add_argument("--ckpt-every", type=int, default=250, help="checkpoint + g3 export interval, in steps")
     parser.add_argument("--val-every", type=int, default=250, help="validation PSNR + TensorBoard images interval")
     parser.add_argument("--dry-run", action="store_true", help="2 steps of each stage in a temp folder, then exit")
-    parser.add_argument("--print-model", action="store_true", help="print parameters and GFLOPs of the preset's nets")
-
-
-_DATA = ("syn", "real", "val", "rain_mix", "syn_style", "real_mix", "every", "sky", "dry", "dry_sizes")
+    parser.add_argument("--print-model", action="store_true",
+                        help="print parameters and GFLOPs of the config's networks (with --set too)")
 
 
 def run(args):
@@ -126,8 +104,7 @@ def run(args):
     if args.workers is not None and args.workers < 0:
         raise RainloopError("--workers must be 0 or more")
     if args.print_model:
-        return _print_model(args.preset or "edge", width=args.width, tone=args.tone, veil=args.veil,
-                            dark=args.dark, translator_background=args.translator_background)
+        return _print_model(args)
     import torch
 
     from rainloop.training import distributed, loop
@@ -145,7 +122,7 @@ def run(args):
             raise RainloopError("--dry-run checks one process; run it without torchrun")
         from rainloop.training.runs import make_config
 
-        return _dry_run(make_config(**_new_settings(args)), opts)
+        return _dry_run(make_config(args.config or "edge", args.set or (), **_options(args)), opts)
     if not args.out:
         raise RainloopError("--out RUN is required (the run folder to create or --resume)")
     try:
@@ -175,11 +152,11 @@ def _train(args, opts) -> dict:
     world = opts.world
     new = None
     if args.resume:
-        requested = {k: getattr(args, k)
-                     for k in ("preset", "steps", "pretrain_steps", "seed", "init", *runs.OVERRIDES, *_DATA)}
-        cfg = distributed.from_main(world, lambda: runs.resume_run(args.out, requested))
+        cfg = distributed.from_main(world, lambda: runs.resume_run(args.out, args.config, args.set or (),
+                                                                   **_options(args)))
     else:
-        new = cfg = distributed.from_main(world, lambda: runs.make_config(**_new_settings(args)))
+        new = cfg = distributed.from_main(
+            world, lambda: runs.make_config(args.config or "edge", args.set or (), **_options(args)))
     share = distributed.share_of(cfg["batch"], world)
     if world.size > 1 and world.main:
         print(f"rainloop train: {world.size} processes ({distributed.backend_of(opts.device)}), global batch "
@@ -187,13 +164,11 @@ def _train(args, opts) -> dict:
     return loop.train(args.out, opts, until=args.until, new=new)
 
 
-def _new_settings(args) -> dict:
-    """Explicit values for a new run; unset ones fall back to the preset/defaults."""
-    from rainloop.training.runs import OVERRIDES
+def _options(args) -> dict:
+    """The common options that set a config field (None = not given)."""
+    from rainloop.training.runs import OPTIONS
 
-    given = {k: getattr(args, k) for k in ("steps", "pretrain_steps", "init", *OVERRIDES)}
-    data = {k: getattr(args, k) for k in _DATA if getattr(args, k) is not None}
-    return {"preset": args.preset or "edge", "seed": args.seed or 0, **given, **data}
+    return {k: getattr(args, k) for k in OPTIONS}
 
 
 def _device(name):
@@ -210,13 +185,13 @@ def _device(name):
     return name
 
 
-def _print_model(preset, **options):
+def _print_model(args):
     from rainloop.training.model_summary import format_table, summarize
     from rainloop.training.runs import make_config
 
-    chosen = ", ".join(f"{k} {v}" for k, v in options.items() if v is not None)
-    print(format_table(f"{preset}, {chosen}" if chosen else preset,
-                       summarize(make_config(preset, val="none", **options))))
+    config = args.config or "edge"
+    title = ", ".join([config, *(args.set or ())])
+    print(format_table(title, summarize(make_config(config, args.set or (), **{**_options(args), "val": "none"}))))
     return 0
 
 
@@ -225,5 +200,5 @@ def _dry_run(cfg, opts):
 
     for line in dry_run(cfg, opts):
         print(f"step {line['step']} stage {line['stage']}: {line['sec']:.3f} s")
-    print(f"OK: preset {cfg['preset']}, crop {cfg['crop']}, batch {cfg['batch']}, device {opts.device}")
+    print(f"OK: {cfg.get('config', cfg['preset'])}, crop {cfg['crop']}, batch {cfg['batch']}, device {opts.device}")
     return 0
