@@ -2,7 +2,6 @@
 folder, resumes on two processes or one, every step as one process takes it on the global
 batch, and one-line errors."""
 
-import os
 import shutil
 import socket
 import subprocess
