@@ -37,7 +37,7 @@ def add_arguments(parser):
     parser.add_argument("--config", metavar="NAME|FILE",
                         help=f"a preset ({', '.join(PRESETS)}; default edge), a TOML file (base = \"edge\" and "
                              "the fields it changes) or a run folder (its settings, for a new run)")
-    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="change one field of the config, e.g. g1.base=48, loss.identity=20, lr=5e-5 "
                              "(repeatable; the options below win over it)")
     parser.add_argument("--syn", help="synthetic pairs: a dataset folder or 'builtin' (default builtin)")
@@ -120,9 +120,7 @@ def run(args):
     if args.dry_run:
         if world.size > 1:
             raise RainloopError("--dry-run checks one process; run it without torchrun")
-        from rainloop.training.runs import make_config
-
-        return _dry_run(make_config(args.config or "edge", args.set or (), **_options(args)), opts)
+        return _dry_run(_new_config(args), opts)
     if not args.out:
         raise RainloopError("--out RUN is required (the run folder to create or --resume)")
     try:
@@ -152,11 +150,9 @@ def _train(args, opts) -> dict:
     world = opts.world
     new = None
     if args.resume:
-        cfg = distributed.from_main(world, lambda: runs.resume_run(args.out, args.config, args.set or (),
-                                                                   **_options(args)))
+        cfg = distributed.from_main(world, lambda: runs.resume_run(args.out, args.config, args.set, **_options(args)))
     else:
-        new = cfg = distributed.from_main(
-            world, lambda: runs.make_config(args.config or "edge", args.set or (), **_options(args)))
+        new = cfg = distributed.from_main(world, lambda: _new_config(args))
     share = distributed.share_of(cfg["batch"], world)
     if world.size > 1 and world.main:
         print(f"rainloop train: {world.size} processes ({distributed.backend_of(opts.device)}), global batch "
@@ -169,6 +165,13 @@ def _options(args) -> dict:
     from rainloop.training.runs import OPTIONS
 
     return {k: getattr(args, k) for k in OPTIONS}
+
+
+def _new_config(args, **options) -> dict:
+    """A new run's config from --config, --set and the options (`options` over the command line's)."""
+    from rainloop.training.runs import make_config
+
+    return make_config(args.config or "edge", args.set, **{**_options(args), **options})
 
 
 def _device(name):
@@ -187,11 +190,9 @@ def _device(name):
 
 def _print_model(args):
     from rainloop.training.model_summary import format_table, summarize
-    from rainloop.training.runs import make_config
 
-    config = args.config or "edge"
-    title = ", ".join([config, *(args.set or ())])
-    print(format_table(title, summarize(make_config(config, args.set or (), **{**_options(args), "val": "none"}))))
+    title = ", ".join([args.config or "edge", *args.set])
+    print(format_table(title, summarize(_new_config(args, val="none"))))
     return 0
 
 
